@@ -1,0 +1,56 @@
+# Sendtex: `make run` serves the app, `make test` runs every test. Both set up .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CATALOGS := $(wildcard sendtex/translations/*/LC_MESSAGES/messages.po)
+
+.PHONY: run test bench install install-test chromium translations extract-messages clean
+
+run: install
+	$(BIN)/sendtex init-db
+	$(BIN)/sendtex demo
+	$(BIN)/sendtex serve
+
+test: install-test chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-test
+	@set -e; for script in bench/bench_*.py; do \
+		[ -e "$$script" ] || { echo "no benchmarks yet"; break; }; \
+		echo "== $$script"; $(BIN)/python "$$script"; done
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed translations
+install-test: $(VENV)/.installed-test translations
+
+translations: $(CATALOGS:.po=.mo)
+
+%.mo: %.po
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ -l $(word 3,$(subst /, ,$<)) --statistics 2>&1 | tail -1
+
+# Debian's Chromium for the browser tests; skipped (the tests then say why) when it cannot be installed.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "chromium could not be installed; browser tests will be skipped"; \
+	fi
+
+# Refresh the message catalogs after changing user-facing text.
+extract-messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o sendtex/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i sendtex/translations/messages.pot -d sendtex/translations --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) .pytest_cache

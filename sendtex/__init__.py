@@ -1,0 +1,44 @@
+"""Sendtex: self-hosted, privacy-first e-mail marketing."""
+import os
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config=None):
+    """Build the Flask app: config, database, queue, extensions, blueprints."""
+    test_config = dict(test_config or {})
+    instance_path = test_config.pop("INSTANCE_PATH", None) or os.environ.get("SENDTEX_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path or ROOT / "instance").resolve()),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    from sendtex import config, db, queue, web
+    from sendtex.tasks.context import set_app
+
+    config.load(app, test_config)
+    db.init_app(app)
+    queue.configure(app.config["HUEY_FILE"], immediate=app.config.get("HUEY_IMMEDIATE", False))
+    set_app(app)
+    web.init_app(app)
+    _register_blueprints(app)
+    import sendtex.tasks  # noqa: F401  (registers the tasks with Huey)
+
+    return app
+
+
+def _register_blueprints(app):
+    from sendtex.accounts.routes import bp as accounts_bp
+    from sendtex.auth.routes import bp as auth_bp
+    from sendtex.privacy.routes import bp as privacy_bp
+    from sendtex.public.routes import bp as public_bp
+
+    for blueprint in (public_bp, auth_bp, accounts_bp, privacy_bp):
+        app.register_blueprint(blueprint)

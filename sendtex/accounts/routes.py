@@ -1,0 +1,215 @@
+"""The signed-in side of an account: dashboard, profile, billing details, team and outbox."""
+import functools
+
+from flask import Blueprint, abort, current_app, flash, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user
+from peewee import IntegrityError
+
+from sendtex.accounts.forms import BillingForm, InviteForm, PasswordChangeForm, ProfileForm, RoleForm
+from sendtex.db import db
+from sendtex.mail.transport import read_from_outbox, readable_text, send_system_mail
+from sendtex.models.accounts import Invitation, User
+from sendtex.models.mail import OutboxMessage
+from sendtex.tokens import sign
+from sendtex.web import owned_or_404, redirect_to, render, render_form
+
+bp = Blueprint("accounts", __name__)
+
+OUTBOX_PAGE_SIZE = 50
+
+
+@bp.before_request
+@login_required
+def _signed_in_only():
+    """Every page of this blueprint needs a login."""
+
+
+def owner_required(view):
+    """Only an owner of the account may use the view; others get 403."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_owner:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/app")
+def dashboard():
+    """The first page after logging in."""
+    return render("accounts/dashboard.html", "accounts/dashboard.html", account=current_user.account)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile():
+    """Name, e-mail address and language of the signed-in user."""
+    user = current_user._get_current_object()
+    form = ProfileForm(obj=user)
+    if form.validate_on_submit():
+        form.populate_obj(user)
+        user.language = form.language.data or None
+        try:
+            with db.atomic():
+                user.save()
+        except IntegrityError:
+            form.email.errors.append(_("Another login already uses this e-mail address."))
+        else:
+            flash(_("Your profile is saved."), "success")
+            if request.htmx:
+                return "", 200, {"HX-Refresh": "true"}
+    return render_form("accounts/profile.html", "accounts/_profile_form.html", form, password_form=PasswordChangeForm())
+
+
+@bp.route("/profile/password", methods=["GET", "POST"])
+def change_password():
+    """Change the password; every other session of this user ends."""
+    form = PasswordChangeForm()
+    user = current_user._get_current_object()
+    if form.validate_on_submit():
+        if not user.check_password(form.current_password.data):
+            form.current_password.errors.append(_("This is not your current password."))
+        else:
+            user.set_password(form.new_password.data)
+            user.save()
+            login_user(user)
+            flash(_("Your password is changed. Your other sessions have been logged out."), "success")
+            form = PasswordChangeForm(formdata=None)
+    return render_form("accounts/password.html", "accounts/_password_form.html", form)
+
+
+@bp.route("/account")
+def account():
+    """Billing details and the team, at a glance."""
+    return render("accounts/account.html", "accounts/_billing.html", account=current_user.account)
+
+
+@bp.route("/account/billing", methods=["GET", "POST"])
+@bp.route("/account/billing/edit", methods=["GET"], endpoint="edit_billing")
+def billing():
+    """Show (GET /account/billing), edit (GET …/edit) or save (POST) the billing details."""
+    account = current_user.account
+    if request.method == "GET" and request.endpoint == "accounts.billing":
+        return render("accounts/account.html", "accounts/_billing.html", account=account)
+    if not current_user.is_owner:
+        abort(403)
+    form = BillingForm(obj=account)
+    if form.validate_on_submit():
+        form.populate_obj(account)
+        account.save()
+        flash(_("Billing details saved."), "success")
+        if not request.htmx:
+            return redirect_to(url_for("accounts.account"))
+        return render("accounts/account.html", "accounts/_billing.html", account=account)
+    return render_form("accounts/billing_edit.html", "accounts/_billing_form.html", form, account=account)
+
+
+@bp.route("/team")
+def team():
+    """Members of the account and pending invitations."""
+    return render("accounts/team.html", "accounts/_team.html", **_team_context(InviteForm(formdata=None)))
+
+
+def _team_context(invite_form):
+    account = current_user.account
+    return dict(
+        account=account,
+        members=account.users.order_by(User.created_at),
+        invitations=Invitation.pending(account.id),
+        invite_form=invite_form,
+        role_form=RoleForm(formdata=None),
+    )
+
+
+@bp.route("/team/invitations", methods=["POST"])
+@owner_required
+def invite():
+    """Invite someone by e-mail to join the account with a role."""
+    form = InviteForm()
+    if form.validate_on_submit():
+        if User.by_email(form.email.data):
+            form.email.errors.append(_("This address already has a Sendtex login."))
+        else:
+            _send_invitation(Invitation.create(account=current_user.account_id, email=form.email.data,
+                                               role=form.role.data, invited_by=current_user.id))
+            flash(_("Invitation sent to %(email)s.", email=form.email.data), "success")
+            form = InviteForm(formdata=None)
+    status = 422 if form.errors else 200
+    return render("accounts/team.html", "accounts/_team.html", **_team_context(form)), status
+
+
+def _send_invitation(invitation):
+    link = url_for("auth.accept_invitation", token=sign("invite", {"i": invitation.id, "n": invitation.nonce}),
+                   _external=True)
+    days = current_app.config["INVITATION_MAX_AGE"] // 86400
+    text = _("%(inviter)s invites you to the Sendtex account %(account)s.\n\n"
+             "Accept within %(days)d days by choosing your password here:\n%(link)s\n",
+             inviter=current_user.name, account=invitation.account.name, days=days, link=link)
+    send_system_mail(invitation.email, _("You are invited to Sendtex"), text,
+                     account_id=invitation.account_id, kind="invitation")
+
+
+@bp.route("/team/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@owner_required
+def revoke_invitation(invitation_id):
+    """Withdraw an invitation that was not accepted yet."""
+    owned_or_404(Invitation, invitation_id).delete_instance()
+    flash(_("Invitation withdrawn."), "success")
+    return _team_after_change()
+
+
+@bp.route("/team/members/<int:user_id>/role", methods=["POST"])
+@owner_required
+def change_role(user_id):
+    """Make a member an owner or an owner a member; an account keeps at least one owner."""
+    member, form = owned_or_404(User, user_id), RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if member.is_owner and form.role.data != "owner" and member.account.owners().count() == 1:
+        flash(_("An account needs at least one owner."), "error")
+    else:
+        member.role = form.role.data
+        member.save(only=[User.role])
+        flash(_("%(name)s is now %(role)s.", name=member.name, role=dict(form.role.choices)[member.role]), "success")
+    return _team_after_change()
+
+
+@bp.route("/team/members/<int:user_id>/remove", methods=["POST"])
+@owner_required
+def remove_member(user_id):
+    """Remove someone else's login from the account."""
+    member = owned_or_404(User, user_id)
+    if member.id == current_user.id:
+        flash(_("You cannot remove yourself."), "error")
+    else:
+        member.delete_instance()
+        flash(_("%(name)s no longer has access.", name=member.name), "success")
+    return _team_after_change()
+
+
+def _team_after_change():
+    if request.htmx:
+        return render("accounts/team.html", "accounts/_team.html", **_team_context(InviteForm(formdata=None)))
+    return redirect_to(url_for("accounts.team"))
+
+
+@bp.route("/outbox")
+def outbox():
+    """Mail held in the local outbox for this account (used when no relay is configured)."""
+    page = max(request.args.get("page", 1, type=int), 1)
+    entries = OutboxMessage.newest_first(current_user.account_id).paginate(page, OUTBOX_PAGE_SIZE)
+    return render("accounts/outbox.html", "accounts/_outbox_rows.html", entries=list(entries), page=page,
+                  page_size=OUTBOX_PAGE_SIZE, relay=bool(current_app.config["SMTP_HOST"]))
+
+
+@bp.route("/outbox/<int:entry_id>")
+def outbox_message(entry_id):
+    """One message from the outbox, with its headers and text."""
+    entry = owned_or_404(OutboxMessage, entry_id)
+    message = read_from_outbox(entry)
+    if message is None:
+        abort(404)
+    return render("accounts/outbox_message.html", "accounts/_outbox_message.html", entry=entry, message=message,
+                  text=readable_text(message))

@@ -1,0 +1,121 @@
+"""The `sendtex` command: serve, worker, init-db, create-user, demo."""
+import os
+import secrets
+from pathlib import Path
+
+import click
+from huey.consumer import Consumer
+
+from sendtex import create_app
+from sendtex.db import db, pending_migrations, upgrade
+
+DEMO_EMAIL = "demo@example.com"
+
+
+@click.group(help="Sendtex: self-hosted, privacy-first e-mail marketing. Run `sendtex COMMAND --help` for details.")
+def main():
+    pass
+
+
+@main.command("init-db")
+def init_db():
+    """Create the database, or bring it up to the newest schema. Safe to run again."""
+    create_app()
+    applied = upgrade()
+    click.echo(f"Applied: {', '.join(applied)}" if applied else "The database schema is up to date.")
+
+
+class EmbeddedConsumer(Consumer):
+    """A Huey consumer that leaves signal handling to the web server it runs beside."""
+
+    def _set_signal_handlers(self):
+        pass
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, help="Web server threads.")
+@click.option("--workers", default=2, show_default=True, help="Background worker threads.")
+def serve(host, port, threads, workers):
+    """Run the web app and a background worker in one process (the single-command default)."""
+    from waitress import serve as waitress_serve
+
+    from sendtex.queue import huey
+
+    app = create_app()
+    _refuse_unmigrated()
+    consumer = EmbeddedConsumer(huey, workers=workers, worker_type="thread", periodic=True)
+    consumer.start()
+    click.echo(f"Sendtex is running at http://{host}:{port}/ (Ctrl+C stops it)")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="Sendtex")
+    finally:
+        consumer.stop(graceful=True)
+
+
+@main.command()
+@click.option("--workers", default=4, show_default=True, help="Worker threads.")
+def worker(workers):
+    """Run a background worker alone (production: beside gunicorn)."""
+    from sendtex.queue import huey
+
+    create_app()
+    _refuse_unmigrated()
+    huey.create_consumer(workers=workers, worker_type="thread", periodic=True).run()
+
+
+def _refuse_unmigrated():
+    pending = pending_migrations()
+    if pending:
+        raise click.ClickException(f"The database needs `sendtex init-db` first (pending: {', '.join(pending)}).")
+
+
+@main.command("create-user")
+@click.argument("email")
+@click.option("--name", default="", help="The user's name.")
+@click.option("--account", "account_name", default="", help="Name of the new account (default: the e-mail address).")
+@click.option("--staff", is_flag=True, help="Make the user operator staff.")
+@click.password_option(help="The password (asked when left out).")
+def create_user(email, name, account_name, staff, password):
+    """Create an account with EMAIL as its owner."""
+    from sendtex import validation
+    from sendtex.models.accounts import Account, EmailTaken, User
+
+    create_app()
+    try:
+        email = validation.normalise_email(email)
+        validation.check_password(password, email)
+    except validation.Invalid as exc:
+        raise click.ClickException(str(exc)) from exc
+    with db.connection_context():
+        try:
+            user = Account.register(account_name or email, name or email.split("@")[0], email, password)
+        except EmailTaken as exc:
+            raise click.ClickException(f"{email} already has a login.") from exc
+        if staff:
+            User.update(is_staff=True).where(User.id == user.id).execute()
+    click.echo(f"Created {email}{' (staff)' if staff else ''}.")
+
+
+@main.command()
+def demo():
+    """Create the demo account if there is none and print a working login for it."""
+    from sendtex.models.accounts import Account, User
+
+    app = create_app()
+    secret_file = Path(app.instance_path) / "demo-login.txt"
+    with db.connection_context():
+        user = User.by_email(DEMO_EMAIL)
+        password = secret_file.read_text().strip() if secret_file.exists() else ""
+        if user is None or not password or not user.check_password(password):
+            password = secrets.token_urlsafe(12)
+            if user is None:
+                user = Account.register("Demo account", "Demo", DEMO_EMAIL, password)
+            else:
+                user.set_password(password)
+                user.save()
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(password)
+    click.echo(f"Demo login: {DEMO_EMAIL} / {password}  at {app.config['BASE_URL']}/login")

@@ -1,0 +1,159 @@
+"""Accounts, their users, invitations and login attempts."""
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, IntegrityError, fn
+
+from sendtex.db import BaseModel, db
+from sendtex.models.base import AccountOwned, utcnow
+
+ROLES = ("owner", "member")
+
+# argon2id with the library's RFC 9106 low-memory profile.
+_hasher = PasswordHasher()
+
+
+class EmailTaken(Exception):
+    """Another login already uses this e-mail address."""
+
+
+class Account(BaseModel):
+    name = CharField(max_length=200)
+    created_at = DateTimeField(default=utcnow)
+    company_name = CharField(max_length=200, default="")
+    street = CharField(max_length=200, default="")
+    postal_code = CharField(max_length=20, default="")
+    city = CharField(max_length=100, default="")
+    country = CharField(max_length=2, default="")
+    vat_number = CharField(max_length=20, default="")
+    phone = CharField(max_length=30, default="")
+
+    def owners(self):
+        """The account's users with the owner role."""
+        return self.users.where(User.role == "owner")
+
+    @classmethod
+    def register(cls, account_name, name, email, password):
+        """Create an account with its owner; EmailTaken if the address has a login already."""
+        with db.atomic():
+            account = cls.create(name=account_name)
+            return User.add(account, email=email, name=name, password=password, role="owner")
+
+
+class User(AccountOwned):
+    account = ForeignKeyField(Account, backref="users", on_delete="CASCADE")
+    email = CharField(max_length=254, unique=True)
+    name = CharField(max_length=200, default="")
+    password_hash = CharField(max_length=200)
+    role = CharField(max_length=10, default="owner")
+    language = CharField(max_length=5, null=True)
+    # Part of the session id: bumping it ends every session of the user.
+    session_version = IntegerField(default=1)
+    is_staff = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+    last_login_at = DateTimeField(null=True)
+
+    # Flask-Login protocol
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self):
+        """The session identity: user id and session version."""
+        return f"{self.id}:{self.session_version}"
+
+    @classmethod
+    def add(cls, account, email, name, password, role):
+        """Create a user in account; EmailTaken (nothing written) if the address is in use."""
+        user = cls(account=account, email=email, name=name, role=role)
+        user.set_password(password)
+        try:
+            with db.atomic():
+                user.save(force_insert=True)
+        except IntegrityError as exc:
+            raise EmailTaken(email) from exc
+        return user
+
+    @classmethod
+    def from_session_id(cls, session_id):
+        """The user named by a session identity, if that session is still valid."""
+        user_id, _, version = str(session_id).partition(":")
+        if not (user_id.isdigit() and version.isdigit()):
+            return None
+        return cls.get_or_none((cls.id == int(user_id)) & (cls.session_version == int(version)))
+
+    @classmethod
+    def by_email(cls, email):
+        """The user with this e-mail address (case-insensitive), or None."""
+        return cls.get_or_none(fn.LOWER(cls.email) == email.lower())
+
+    def set_password(self, password):
+        """Store an argon2id hash of the password and end the user's other sessions."""
+        self.password_hash = _hasher.hash(password)
+        self.session_version += 1
+
+    def check_password(self, password):
+        """True if the password matches; rehashes when the parameters changed."""
+        try:
+            _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if _hasher.check_needs_rehash(self.password_hash):
+            self.password_hash = _hasher.hash(password)
+            self.save(only=[User.password_hash])
+        return True
+
+    @property
+    def is_owner(self):
+        return self.role == "owner"
+
+
+class Invitation(AccountOwned):
+    account = ForeignKeyField(Account, backref="invitations", on_delete="CASCADE")
+    email = CharField(max_length=254)
+    role = CharField(max_length=10, default="member")
+    invited_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    nonce = CharField(max_length=64, default=lambda: secrets.token_urlsafe(24), unique=True)
+    created_at = DateTimeField(default=utcnow)
+    accepted_at = DateTimeField(null=True)
+
+    def accept(self, name, password):
+        """Create the invited user and mark the invitation used, in one transaction."""
+        with db.atomic():
+            user = User.add(self.account, email=self.email, name=name, password=password, role=self.role)
+            self.accepted_at = utcnow()
+            self.save()
+        return user
+
+    @classmethod
+    def pending(cls, account_id):
+        """Invitations of the account not yet accepted."""
+        return cls.for_account(account_id).where(cls.accepted_at.is_null()).order_by(cls.created_at)
+
+
+class LoginAttempt(BaseModel):
+    """A failed login, kept for the throttling window; identifiers are keyed digests / anonymised."""
+
+    email_digest = CharField(max_length=64, index=True)
+    ip_anon = CharField(max_length=64, index=True)
+    at = DateTimeField(default=utcnow, index=True)
+
+    @classmethod
+    def recent(cls, email_digest, ip_anon, window):
+        """Failures for this address or this network since `window` ago."""
+        since = utcnow() - window
+        return cls.select().where(
+            (cls.at > since) & ((cls.email_digest == email_digest) | (cls.ip_anon == ip_anon))
+        )
+
+    @classmethod
+    def purge_before(cls, moment):
+        """Delete attempts older than moment; returns how many."""
+        return cls.delete().where(cls.at < moment).execute()
+
+    @classmethod
+    def clear_for(cls, email_digest):
+        """Forget the failures for an address after a successful login."""
+        cls.delete().where(cls.email_digest == email_digest).execute()
+

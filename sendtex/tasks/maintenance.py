@@ -1,0 +1,18 @@
+"""Housekeeping that keeps short-lived security data short-lived."""
+import datetime
+
+from huey import crontab
+from flask import current_app
+
+from sendtex.models.accounts import LoginAttempt
+from sendtex.models.base import utcnow
+from sendtex.queue import huey
+from sendtex.tasks.context import app_task
+
+
+@huey.periodic_task(crontab(minute="17"))
+@app_task
+def purge_login_attempts():
+    """Delete failed-login records older than their retention period."""
+    days = current_app.config["RETENTION_LOGIN_ATTEMPTS_DAYS"]
+    return LoginAttempt.purge_before(utcnow() - datetime.timedelta(days=days))
