@@ -1,8 +1,9 @@
 """Web plumbing shared by every blueprint: extensions, headers, flashes, errors, rendering, scoping."""
 import datetime
+from urllib.parse import urlsplit
 
 import jinja2
-from flask import abort, get_flashed_messages, redirect, render_template, request, session
+from flask import abort, current_app, get_flashed_messages, redirect, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
@@ -122,8 +123,6 @@ def _load_user(session_id):
 
 def select_locale():
     """The user's language, else the session's choice, else the browser's, else the default."""
-    from flask import current_app
-
     languages = current_app.config["LANGUAGES"]
     if current_user.is_authenticated and current_user.language in languages:
         return current_user.language
@@ -181,8 +180,6 @@ def _csrf_error(exc):
 
 
 def _unexpected_error(exc):
-    from flask import current_app
-
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     return error_response(500)
 
@@ -211,6 +208,13 @@ def safe_next(target, fallback):
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return fallback
+
+
+def external_url(endpoint, **values):
+    """An absolute URL on BASE_URL, for links in mail (never built from the request's Host header)."""
+    base = urlsplit(current_app.config["BASE_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def owned_or_404(model, object_id):

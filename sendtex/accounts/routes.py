@@ -2,16 +2,17 @@
 import functools
 
 from flask import Blueprint, abort, current_app, flash, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 from peewee import IntegrityError
 
 from sendtex.accounts.forms import BillingForm, InviteForm, PasswordChangeForm, ProfileForm, RoleForm
 from sendtex.db import db
-from sendtex.mail.transport import read_from_outbox, readable_text, send_system_mail
+from sendtex.mail.transport import read_from_outbox, readable_text
 from sendtex.models.accounts import Invitation, User
 from sendtex.models.mail import OutboxMessage
-from sendtex.tokens import sign
+from sendtex.tasks.accounts import mail_invitation
 from sendtex.web import owned_or_404, redirect_to, render, render_form
 
 bp = Blueprint("accounts", __name__)
@@ -132,23 +133,13 @@ def invite():
         if User.by_email(form.email.data):
             form.email.errors.append(_("This address already has a Sendtex login."))
         else:
-            _send_invitation(Invitation.create(account=current_user.account_id, email=form.email.data,
-                                               role=form.role.data, invited_by=current_user.id))
+            invitation = Invitation.create(account=current_user.account_id, email=form.email.data,
+                                           role=form.role.data, invited_by=current_user.id)
+            mail_invitation(invitation.id, str(get_locale()))
             flash(_("Invitation sent to %(email)s.", email=form.email.data), "success")
             form = InviteForm(formdata=None)
     status = 422 if form.errors else 200
     return render("accounts/team.html", "accounts/_team.html", **_team_context(form)), status
-
-
-def _send_invitation(invitation):
-    link = url_for("auth.accept_invitation", token=sign("invite", {"i": invitation.id, "n": invitation.nonce}),
-                   _external=True)
-    days = current_app.config["INVITATION_MAX_AGE"] // 86400
-    text = _("%(inviter)s invites you to the Sendtex account %(account)s.\n\n"
-             "Accept within %(days)d days by choosing your password here:\n%(link)s\n",
-             inviter=current_user.name, account=invitation.account.name, days=days, link=link)
-    send_system_mail(invitation.email, _("You are invited to Sendtex"), text,
-                     account_id=invitation.account_id, kind="invitation")
 
 
 @bp.route("/team/invitations/<int:invitation_id>/revoke", methods=["POST"])

@@ -5,10 +5,10 @@ from flask_login import login_user, logout_user
 
 from sendtex.auth import throttle
 from sendtex.auth.forms import AcceptInvitationForm, LoginForm, RegisterForm, ResetForm, ResetRequestForm
-from sendtex.mail.transport import send_system_mail
 from sendtex.models.accounts import Account, EmailTaken, Invitation, User
 from sendtex.models.base import utcnow
-from sendtex.tokens import TokenError, sign, unsign
+from sendtex.tasks.accounts import mail_password_reset
+from sendtex.tokens import TokenError, unsign
 from sendtex.web import error_response, redirect_to, render_form, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -71,22 +71,10 @@ def reset_request():
     if form.validate_on_submit():
         user = User.by_email(form.email.data)
         if user:
-            _mail_reset_link(user)
+            mail_password_reset(user.id)
         flash(_("If that address has a login, a link to choose a new password is on its way."), "success")
         return redirect_to(url_for("auth.login"))
     return render_form("auth/reset_request.html", "auth/_reset_request_form.html", form)
-
-
-def _mail_reset_link(user):
-    # The hash fingerprint makes the link single-use: it dies when the password changes.
-    token = sign("reset", {"u": user.id, "h": user.password_hash[-16:]})
-    link = url_for("auth.reset", token=token, _external=True)
-    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
-    text = _("Someone asked to reset the Sendtex password of %(email)s.\n\n"
-             "Choose a new password here (valid for %(minutes)d minutes):\n%(link)s\n\n"
-             "If it was not you, ignore this mail: your password stays as it is.",
-             email=user.email, minutes=minutes, link=link)
-    send_system_mail(user.email, _("Reset your Sendtex password"), text, account_id=user.account_id)
 
 
 def _user_from_reset_token(token):
