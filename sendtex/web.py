@@ -184,16 +184,16 @@ def _unexpected_error(exc):
     return error_response(500)
 
 
-def render(page, fragment, **context):
+def render(full_template, fragment_template, **context):
     """Render the full page, or just its fragment when htmx asks (not for history restores)."""
     if request.htmx and not request.htmx.history_restore_request and not request.htmx.boosted:
-        return render_template(fragment, **context)
-    return render_template(page, **context)
+        return render_template(fragment_template, **context)
+    return render_template(full_template, **context)
 
 
-def render_form(page, fragment, form, **context):
+def render_form(full_template, fragment_template, form, **context):
     """Render a form page or fragment; 422 when the submitted form has errors."""
-    return render(page, fragment, form=form, **context), 422 if form.errors else 200
+    return render(full_template, fragment_template, form=form, **context), 422 if form.errors else 200
 
 
 def redirect_to(url):

@@ -27,10 +27,11 @@ def make_app(tmp_path, **config):
 
 @pytest.fixture
 def app(tmp_path):
+    # No app context stays pushed: requests would share it (and its `g`) otherwise.
+    # Use `with app.app_context():` in a test for code that needs current_app.
     app = make_app(tmp_path)
-    with app.app_context():
-        db.connect(reuse_if_open=True)
-        yield app
+    yield app
+    if not db.is_closed():
         db.close()
 
 

@@ -1,6 +1,4 @@
 """The cookie-consent choice: which cookies exist, reading the visitor's choice, recording a new one."""
-import json
-
 from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 
@@ -26,13 +24,24 @@ PURPOSE_LABELS = {
 }
 
 
+def encode_choice(consent_id, categories, version):
+    """The consent cookie's value: 'id|purpose+purpose|version' (only characters cookies allow unquoted)."""
+    return "|".join([consent_id, "+".join(categories), version])
+
+
+def decode_choice(value):
+    """The {id, categories, version} in a consent cookie value, or None if it is malformed."""
+    parts = (value or "").split("|")
+    if len(parts) != 3 or not parts[0]:
+        return None
+    categories = [purpose for purpose in parts[1].split("+") if purpose in CONSENT_PURPOSES]
+    return {"id": parts[0], "categories": categories, "version": parts[2]}
+
+
 def current_choice():
     """The visitor's recorded choice {id, categories, version}, or None if they have not chosen (or the policy changed)."""
-    try:
-        choice = json.loads(request.cookies.get(CONSENT_COOKIE, ""))
-    except ValueError:
-        return None
-    if not isinstance(choice, dict) or choice.get("version") != current_app.config["PRIVACY_POLICY_VERSION"]:
+    choice = decode_choice(request.cookies.get(CONSENT_COOKIE))
+    if choice is None or choice["version"] != current_app.config["PRIVACY_POLICY_VERSION"]:
         return None
     return choice
 
@@ -58,8 +67,7 @@ def record_choice(response, categories):
     record = ConsentRecord.record(
         categories, current_app.config["PRIVACY_POLICY_VERSION"], anonymise_ip(request.remote_addr), previous.get("id")
     )
-    value = json.dumps({"id": record.consent_id, "categories": record.categories, "version": record.policy_version},
-                       separators=(",", ":"))
+    value = encode_choice(record.consent_id, record.categories, record.policy_version)
     response.set_cookie(CONSENT_COOKIE, value, max_age=CONSENT_MAX_AGE, httponly=True, samesite="Lax",
                         secure=request.is_secure)
     return record
