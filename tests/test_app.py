@@ -127,3 +127,29 @@ def test_vendored_htmx_is_the_pinned_release():
     assert hashlib.sha256((vendor / "htmx.min.js").read_bytes()).hexdigest() == HTMX_SHA256
     assert "2.0.11" in (vendor / "VERSION").read_text()
     assert "Zero-Clause BSD" in (vendor / "htmx.LICENSE").read_text()
+
+
+def _documented(name, readme):
+    if name.startswith("RETENTION_"):
+        return f"`{name[len('RETENTION_'):-len('_DAYS')]}`" in readme
+    if name.startswith("CONTROLLER_"):
+        return f"`_{name[len('CONTROLLER_'):]}`" in readme or f"`SENDTEX_{name}`" in readme
+    return f"`SENDTEX_{name}`" in readme
+
+
+def test_readme_documents_every_setting():
+    from sendtex.config import DEFAULTS
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in DEFAULTS if not _documented(name, readme)]
+    assert not missing, f"README.md does not document {missing}"
+    assert "make run" in readme and "make test" in readme
+
+
+def test_wsgi_module_builds_the_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENDTEX_INSTANCE_PATH", str(tmp_path / "instance"))
+    import importlib
+
+    import wsgi
+
+    assert importlib.reload(wsgi).app.name == "sendtex"

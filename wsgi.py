@@ -1,0 +1,3 @@
+from sendtex import create_app
+
+app = create_app()
