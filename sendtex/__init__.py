@@ -21,9 +21,11 @@ def create_app(test_config=None):
     Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
 
     from sendtex import config, db, queue, web
+    from sendtex.models.accounts import configure_password_hashing
     from sendtex.tasks.context import set_app
 
     config.load(app, test_config)
+    configure_password_hashing(app.config["ARGON2_TIME_COST"], app.config["ARGON2_MEMORY_KIB"])
     db.init_app(app)
     queue.configure(app.config["HUEY_FILE"], immediate=app.config.get("HUEY_IMMEDIATE", False))
     set_app(app)

@@ -152,9 +152,12 @@ def _security_headers(response):
 
 
 def _flashes_out_of_band(response):
-    """Deliver pending flash messages with any htmx HTML response, as an out-of-band swap."""
+    """Deliver pending flash messages with any htmx HTML response, as an out-of-band swap.
+
+    A form answered with errors (422) also clears messages of an earlier action, like "saved"."""
     navigates = any(name in response.headers for name in ("HX-Redirect", "HX-Location", "HX-Refresh"))
-    if request.htmx and not navigates and response.mimetype == "text/html" and session.get("_flashes"):
+    pending = session.get("_flashes") or response.status_code == 422
+    if request.htmx and not navigates and response.mimetype == "text/html" and pending:
         fragment = render_template("_flashes.html", oob=True, messages=get_flashed_messages(with_categories=True))
         response.set_data(response.get_data() + fragment.encode())
     return response
@@ -205,7 +208,9 @@ def redirect_to(url):
 
 def safe_next(target, fallback):
     """target if it is a path on this site, else fallback (no open redirect after login)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Control characters are refused: URL parsing drops tabs and newlines ("/\t/evil" becomes
+    # "//evil"), and a newline in a header is a 500.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target and target.isprintable():
         return target
     return fallback
 
@@ -219,6 +224,9 @@ def external_url(endpoint, **values):
 
 def owned_or_404(model, object_id):
     """The row of model with this id if it belongs to the current user's account; else 404."""
+    # An id beyond 64 bits cannot exist, and SQLite raises OverflowError (a 500) on it.
+    if not 0 < object_id < 2**63:
+        abort(404)
     row = model.for_account(current_user.account_id).where(model.id == object_id).first()
     if row is None:
         abort(404)

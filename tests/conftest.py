@@ -18,7 +18,9 @@ CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFTo
 
 def make_app(tmp_path, **config):
     """A Sendtex app whose database, queue, keys and outbox live in tmp_path."""
-    settings = {"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True, "HUEY_IMMEDIATE": True}
+    # A cheaper argon2id keeps the suite fast; the production cost is the config default.
+    settings = {"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True, "HUEY_IMMEDIATE": True,
+                "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 8192}
     settings.update(config)
     app = create_app(settings)
     upgrade()

@@ -153,3 +153,13 @@ def test_wsgi_module_builds_the_app(tmp_path, monkeypatch):
     import wsgi
 
     assert importlib.reload(wsgi).app.name == "sendtex"
+
+
+def test_passwords_are_hashed_with_argon2id_at_production_cost(tmp_path):
+    from sendtex.models.accounts import User
+
+    make_app(tmp_path / "prod", ARGON2_TIME_COST=3, ARGON2_MEMORY_KIB=65536)
+    user = User(password_hash="")
+    user.set_password("a long enough passphrase")
+    assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,")
+    assert user.check_password("a long enough passphrase") and not user.check_password("a long enough passphrasE")

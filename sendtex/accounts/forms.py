@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from sendtex import validation
@@ -10,21 +11,25 @@ from sendtex.forms import Normalise, email_field, new_password_field
 LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands"}
 
 # ISO 3166 codes of the EU member states, then the countries most often billed from outside it.
-COUNTRIES = [
-    ("", "—"), ("AT", "Austria"), ("BE", "Belgium"), ("BG", "Bulgaria"), ("HR", "Croatia"), ("CY", "Cyprus"),
-    ("CZ", "Czechia"), ("DK", "Denmark"), ("EE", "Estonia"), ("FI", "Finland"), ("FR", "France"),
-    ("DE", "Germany"), ("GR", "Greece"), ("HU", "Hungary"), ("IE", "Ireland"), ("IT", "Italy"), ("LV", "Latvia"),
-    ("LT", "Lithuania"), ("LU", "Luxembourg"), ("MT", "Malta"), ("NL", "Netherlands"), ("PL", "Poland"),
-    ("PT", "Portugal"), ("RO", "Romania"), ("SK", "Slovakia"), ("SI", "Slovenia"), ("ES", "Spain"),
-    ("SE", "Sweden"), ("CH", "Switzerland"), ("NO", "Norway"), ("IS", "Iceland"), ("GB", "United Kingdom"),
-    ("US", "United States"),
+COUNTRY_NAMES = [
+    ("", "—"), ("AT", _l("Austria")), ("BE", _l("Belgium")), ("BG", _l("Bulgaria")), ("HR", _l("Croatia")),
+    ("CY", _l("Cyprus")), ("CZ", _l("Czechia")), ("DK", _l("Denmark")), ("EE", _l("Estonia")),
+    ("FI", _l("Finland")), ("FR", _l("France")), ("DE", _l("Germany")), ("GR", _l("Greece")),
+    ("HU", _l("Hungary")), ("IE", _l("Ireland")), ("IT", _l("Italy")), ("LV", _l("Latvia")),
+    ("LT", _l("Lithuania")), ("LU", _l("Luxembourg")), ("MT", _l("Malta")), ("NL", _l("Netherlands")),
+    ("PL", _l("Poland")), ("PT", _l("Portugal")), ("RO", _l("Romania")), ("SK", _l("Slovakia")),
+    ("SI", _l("Slovenia")), ("ES", _l("Spain")), ("SE", _l("Sweden")), ("CH", _l("Switzerland")),
+    ("NO", _l("Norway")), ("IS", _l("Iceland")), ("GB", _l("United Kingdom")), ("US", _l("United States")),
 ]
+COUNTRIES = [SelectChoice(code, name) for code, name in COUNTRY_NAMES]
+ROLE_CHOICES = [SelectChoice("member", _l("Member")), SelectChoice("owner", _l("Owner"))]
 
 
 class ProfileForm(FlaskForm):
     name = StringField(_l("Name"), validators=[InputRequired(), Length(max=200)])
     email = email_field()
-    language = SelectField(_l("Language"), choices=[("", _l("As my browser asks"))] + list(LANGUAGE_NAMES.items()))
+    language = SelectField(_l("Language"), choices=[SelectChoice("", _l("As my browser asks"))]
+                           + [SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()])
 
 
 class PasswordChangeForm(FlaskForm):
@@ -40,13 +45,13 @@ class BillingForm(FlaskForm):
     city = StringField(_l("City"), validators=[Optional(), Length(max=100)])
     country = SelectField(_l("Country"), choices=COUNTRIES, validate_choice=True)
     vat_number = StringField(_l("VAT number"), validators=[Length(max=30), Normalise(validation.normalise_vat)])
-    phone = StringField(_l("Phone"), validators=[Length(max=40), Normalise(validation.normalise_phone)])
+    phone = StringField(_l("Phone"), validators=[Length(max=30), Normalise(validation.normalise_phone)])
 
 
 class InviteForm(FlaskForm):
     email = email_field()
-    role = SelectField(_l("Role"), choices=[("member", _l("Member")), ("owner", _l("Owner"))])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
 class RoleForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=[("member", _l("Member")), ("owner", _l("Owner"))])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)

@@ -18,6 +18,8 @@ from sendtex.web import owned_or_404, redirect_to, render, render_form
 bp = Blueprint("accounts", __name__)
 
 OUTBOX_PAGE_SIZE = 50
+# Far beyond any real outbox; a larger page number would overflow the database's OFFSET (a 500).
+OUTBOX_MAX_PAGE = 10**6
 
 
 @bp.before_request
@@ -163,7 +165,7 @@ def change_role(user_id):
     else:
         member.role = form.role.data
         member.save(only=[User.role])
-        flash(_("%(name)s is now %(role)s.", name=member.name, role=dict(form.role.choices)[member.role]), "success")
+        flash(_("%(name)s is now %(role)s.", name=member.name, role=next(c.label for c in form.role.choices if c.value == member.role)), "success")
     return _team_after_change()
 
 
@@ -189,7 +191,7 @@ def _team_after_change():
 @bp.route("/outbox")
 def outbox():
     """Mail held in the local outbox for this account (used when no relay is configured)."""
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), OUTBOX_MAX_PAGE)
     entries = OutboxMessage.newest_first(current_user.account_id).paginate(page, OUTBOX_PAGE_SIZE)
     return render("accounts/outbox.html", "accounts/_outbox_rows.html", entries=list(entries), page=page,
                   page_size=OUTBOX_PAGE_SIZE, relay=bool(current_app.config["SMTP_HOST"]))

@@ -10,8 +10,14 @@ from sendtex.models.base import AccountOwned, utcnow
 
 ROLES = ("owner", "member")
 
-# argon2id with the library's RFC 9106 low-memory profile.
+# argon2id with the library's RFC 9106 low-memory profile unless configured otherwise.
 _hasher = PasswordHasher()
+
+
+def configure_password_hashing(time_cost, memory_kib):
+    """Set the argon2id cost of new hashes (old hashes are upgraded at their next login)."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
 
 
 class EmailTaken(Exception):

@@ -1,0 +1,93 @@
+"""One account can never see or change another account's objects by putting their id in a URL."""
+import re
+import string
+
+import pytest
+
+from sendtex.mail.transport import send_system_mail
+from sendtex.models.accounts import Invitation, User
+from sendtex.models.mail import OutboxMessage
+from tests.conftest import login, make_account, make_user, post
+
+# Every URL that names an object of an account: (method, URL template, needs an owner).
+# Later issues extend this table with each new URL that takes an account-owned id.
+URLS = [
+    ("POST", "/team/invitations/{invitation}/revoke", True),
+    ("POST", "/team/members/{user}/role", True),
+    ("POST", "/team/members/{user}/remove", True),
+    ("GET", "/outbox/{outbox}", False),
+]
+
+MODELS = {"invitation": Invitation, "user": User, "outbox": OutboxMessage}
+FORM_DATA = {"/team/members/{user}/role": {"role": "owner"}}
+
+
+def objects_of(app, account, label):
+    """One object of each kind in the account."""
+    with app.app_context():
+        send_system_mail(f"news@{label}.example", f"News of {label}", f"Private text of {label}.", account_id=account.id)
+    return {
+        "invitation": Invitation.create(account=account, email=f"invitee@{label}.example", role="member"),
+        "user": make_user(account, email=f"member@{label}.example", role="member", name=f"Member of {label}"),
+        "outbox": OutboxMessage.get(OutboxMessage.account == account.id),
+    }
+
+
+def snapshot(model, object_id):
+    """The stored row as a dict, or None if it is gone."""
+    return model.select().where(model.id == object_id).dicts().get_or_none()
+
+
+def kind_of(template):
+    (kind,) = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    return kind
+
+
+def request(client, method, template, object_id):
+    url = template.format(**{kind_of(template): object_id})
+    if method == "GET":
+        return client.get(url)
+    return post(client, url, FORM_DATA.get(template, {}))
+
+
+@pytest.mark.parametrize("method, template, needs_owner", URLS, ids=[f"{m} {t}" for m, t, _ in URLS])
+def test_other_accounts_objects_are_not_found(app, client, method, template, needs_owner):
+    account_a, account_b = make_account("Alpha"), make_account("Beta")
+    user_a = make_user(account_a, role="owner" if needs_owner else "member")
+    if not needs_owner:
+        make_user(account_a, role="owner")
+    make_user(account_b, role="owner")
+    own, theirs = objects_of(app, account_a, "alpha"), objects_of(app, account_b, "beta")
+    login(client, user_a)
+
+    kind = kind_of(template)
+    model, target = MODELS[kind], theirs[kind]
+    before = snapshot(model, target.id)
+    response = request(client, method, template, target.id)
+    assert response.status_code == 404, response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert "This page does not exist, or you have no access to it." in body
+    assert "beta" not in body.lower()
+    assert snapshot(model, target.id) == before
+
+    # The same request on the account's own object works, so the table cannot pass by accident.
+    response = request(client, method, template, own[kind].id)
+    assert response.status_code in (200, 303), response.get_data(as_text=True)
+    assert snapshot(model, target.id) == before
+
+
+@pytest.mark.parametrize("object_id", [0, 10**6, 2**63 - 1, 2**63, 10**20])
+def test_ids_that_do_not_exist_are_not_found(owner_client, object_id):
+    for method, template, _ in URLS:
+        response = request(owner_client, method, template, object_id)
+        assert response.status_code == 404, (template, object_id)
+        assert "This page does not exist, or you have no access to it." in response.get_data(as_text=True)
+
+
+def test_table_covers_every_url_with_an_object_id(app):
+    """A new route that takes a numeric id must be added to URLS above."""
+    covered = {(method, re.sub(r"\{\w+\}", "<id>", template)) for method, template, _ in URLS}
+    with_ids = {(method, re.sub(r"<int:\w+>", "<id>", rule.rule))
+                for rule in app.url_map.iter_rules() if "<int:" in rule.rule
+                for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert with_ids and with_ids <= covered, f"add these to URLS: {sorted(with_ids - covered)}"
