@@ -20,12 +20,13 @@ class Normalise:
 
 
 class StrongPassword:
-    """A WTForms validator for new passwords."""
+    """A WTForms validator for new passwords; compares with form.email or, if set, form.owner_email."""
 
     def __call__(self, form, field):
         email_field = getattr(form, "email", None)
+        email = getattr(form, "owner_email", None) or (email_field.data if email_field else "")
         try:
-            validation.check_password(field.data or "", email_field.data if email_field else "")
+            validation.check_password(field.data or "", email or "")
         except validation.Invalid as exc:
             raise ValidationError(str(exc)) from exc
 

@@ -152,9 +152,8 @@ def _security_headers(response):
 
 
 def _flashes_out_of_band(response):
-    """Deliver pending flash messages with any htmx HTML response, as an out-of-band swap.
-
-    A form answered with errors (422) also clears messages of an earlier action, like "saved"."""
+    """Deliver pending flash messages with any htmx HTML response, as an out-of-band swap."""
+    # A form answered with errors (422) also clears an earlier action's message, like "saved".
     navigates = any(name in response.headers for name in ("HX-Redirect", "HX-Location", "HX-Refresh"))
     pending = session.get("_flashes") or response.status_code == 422
     if request.htmx and not navigates and response.mimetype == "text/html" and pending:

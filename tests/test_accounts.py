@@ -53,7 +53,7 @@ def test_profile_page_and_fragment(owner_client, owner):
 
 def test_edit_profile(owner_client, owner):
     response = post(owner_client, "/profile", {"name": "Ann Other", "email": "Ann.Other@Example.com", "language": "nl"})
-    assert response.status_code == 200
+    assert response.status_code == 303 and response.headers["Location"] == "/profile"
     user = User.get_by_id(owner.id)
     assert (user.name, user.email, user.language) == ("Ann Other", "ann.other@example.com", "nl")
     page = text(owner_client.get("/profile"))

@@ -1,7 +1,7 @@
 """The signed-in side of an account: dashboard, profile, billing details, team and outbox."""
 import functools
 
-from flask import Blueprint, abort, current_app, flash, request, url_for
+from flask import Blueprint, abort, current_app, flash, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
@@ -60,9 +60,9 @@ def profile():
         except IntegrityError:
             form.email.errors.append(_("Another login already uses this e-mail address."))
         else:
+            session.pop("lang", None)  # the saved setting (or the browser) decides from now on
             flash(_("Your profile is saved."), "success")
-            if request.htmx:
-                return "", 200, {"HX-Refresh": "true"}
+            return ("", 200, {"HX-Refresh": "true"}) if request.htmx else redirect_to(url_for("accounts.profile"))
     return render_form("accounts/profile.html", "accounts/_profile_form.html", form, password_form=PasswordChangeForm())
 
 
@@ -71,6 +71,7 @@ def change_password():
     """Change the password; every other session of this user ends."""
     form = PasswordChangeForm()
     user = current_user._get_current_object()
+    form.owner_email = user.email
     if form.validate_on_submit():
         if not user.check_password(form.current_password.data):
             form.current_password.errors.append(_("This is not your current password."))
@@ -79,6 +80,8 @@ def change_password():
             user.save()
             login_user(user)
             flash(_("Your password is changed. Your other sessions have been logged out."), "success")
+            if not request.htmx:
+                return redirect_to(url_for("accounts.profile"))
             form = PasswordChangeForm(formdata=None)
     return render_form("accounts/password.html", "accounts/_password_form.html", form)
 
@@ -139,6 +142,8 @@ def invite():
                                            role=form.role.data, invited_by=current_user.id)
             mail_invitation(invitation.id, str(get_locale()))
             flash(_("Invitation sent to %(email)s.", email=form.email.data), "success")
+            if not request.htmx:
+                return redirect_to(url_for("accounts.team"))
             form = InviteForm(formdata=None)
     status = 422 if form.errors else 200
     return render("accounts/team.html", "accounts/_team.html", **_team_context(form)), status

@@ -42,16 +42,18 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         email, ip = form.email.data, request.remote_addr
-        wait = throttle.minutes_to_wait(email, ip)
+        wait = throttle.login_minutes_to_wait(email, ip)
         if wait:
             form.form_errors.append(_("Too many failed attempts. Try again in %(n)d minutes.", n=wait))
             return render_form("auth/login.html", "auth/_login_form.html", form)[0], 429
         user = User.by_email(email.strip())
-        if user and user.check_password(form.password.data):
-            throttle.record_success(email)
+        if user is None:
+            User.spend_a_password_check()
+        elif user.check_password(form.password.data):
+            throttle.record_login_success(email)
             _start_session(user)
             return redirect_to(safe_next(request.args.get("next"), url_for("accounts.dashboard")))
-        throttle.record_failure(email, ip)
+        throttle.record_login_failure(email, ip)
         form.form_errors.append(_("The e-mail address or the password is not right."))
     return render_form("auth/login.html", "auth/_login_form.html", form)
 
@@ -70,7 +72,7 @@ def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
         user = User.by_email(form.email.data)
-        if user:
+        if throttle.may_send_reset(form.email.data, request.remote_addr) and user:
             mail_password_reset(user.id)
         flash(_("If that address has a login, a link to choose a new password is on its way."), "success")
         return redirect_to(url_for("auth.login"))
@@ -93,6 +95,7 @@ def reset(token):
     except TokenError as exc:
         return _bad_link(exc)
     form = ResetForm()
+    form.owner_email = user.email
     if form.validate_on_submit():
         user.set_password(form.password.data)
         user.save()
@@ -124,6 +127,7 @@ def accept_invitation(token):
     except TokenError as exc:
         return _bad_link(exc)
     form = AcceptInvitationForm()
+    form.owner_email = invitation.email
     if form.validate_on_submit():
         try:
             user = invitation.accept(form.name.data, form.password.data)

@@ -14,10 +14,20 @@ ROLES = ("owner", "member")
 _hasher = PasswordHasher()
 
 
+_dummy = {}
+
+
 def configure_password_hashing(time_cost, memory_kib):
     """Set the argon2id cost of new hashes (old hashes are upgraded at their next login)."""
     global _hasher
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    _dummy.clear()
+
+
+def _dummy_hash():
+    if "hash" not in _dummy:
+        _dummy["hash"] = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy["hash"]
 
 
 class EmailTaken(Exception):
@@ -99,6 +109,14 @@ class User(AccountOwned):
         self.password_hash = _hasher.hash(password)
         self.session_version += 1
 
+    @staticmethod
+    def spend_a_password_check():
+        """Verify against a dummy hash, so an unknown address costs the same time as a known one."""
+        try:
+            _hasher.verify(_dummy_hash(), "not the password")
+        except VerificationError:
+            pass
+
     def check_password(self, password):
         """True if the password matches; rehashes when the parameters changed."""
         try:
@@ -136,30 +154,3 @@ class Invitation(AccountOwned):
     def pending(cls, account_id):
         """Invitations of the account not yet accepted."""
         return cls.for_account(account_id).where(cls.accepted_at.is_null()).order_by(cls.created_at)
-
-
-class LoginAttempt(BaseModel):
-    """A failed login, kept for the throttling window; identifiers are keyed digests / anonymised."""
-
-    email_digest = CharField(max_length=64, index=True)
-    ip_anon = CharField(max_length=64, index=True)
-    at = DateTimeField(default=utcnow, index=True)
-
-    @classmethod
-    def recent(cls, email_digest, ip_anon, window):
-        """Failures for this address or this network since `window` ago."""
-        since = utcnow() - window
-        return cls.select().where(
-            (cls.at > since) & ((cls.email_digest == email_digest) | (cls.ip_anon == ip_anon))
-        )
-
-    @classmethod
-    def purge_before(cls, moment):
-        """Delete attempts older than moment; returns how many."""
-        return cls.delete().where(cls.at < moment).execute()
-
-    @classmethod
-    def clear_for(cls, email_digest):
-        """Forget the failures for an address after a successful login."""
-        cls.delete().where(cls.email_digest == email_digest).execute()
-
