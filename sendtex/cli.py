@@ -71,6 +71,34 @@ def _refuse_unmigrated():
         raise click.ClickException(f"The database needs `sendtex init-db` first (pending: {', '.join(pending)}).")
 
 
+@main.command("make-migration")
+@click.argument("name")
+def make_migration(name):
+    """Write the next migration from the difference between the migrated schema and the models."""
+    import re
+    import tempfile
+
+    from playhouse.migrations import template
+    from playhouse.schema_diff import diff_models
+
+    from sendtex.db import migration_runner, open_database
+    from sendtex.models import MODELS
+
+    with tempfile.TemporaryDirectory() as scratch:
+        open_database(f"sqlite:///{scratch}/schema.db")
+        upgrade()
+        with db.connection_context():
+            diff = diff_models(db.obj, MODELS)
+            if not diff:
+                raise click.ClickException("The migrations already match the models.")
+            # Python-side defaults live in the models; the frozen migration keeps plain column types.
+            body = "\n".join(line for line in template(diff).splitlines() if not line.startswith(("# TODO", "# Generated")))
+            body = body.replace("from sendtex.models.contacts import JSONField\n", "")
+            body = re.sub(r"\bJSONField\(", "TextField(", body)
+            path = migration_runner().create(name, body=f'"""{name}"""\n{body.lstrip()}\n')
+    click.echo(f"Wrote {path}")
+
+
 @main.command("create-user")
 @click.argument("email")
 @click.option("--name", default="", help="The user's name.")

@@ -1,7 +1,13 @@
 """All models, one module per area; MODELS lists every table in dependency order."""
 from sendtex.models.accounts import Account, Invitation, User
+from sendtex.models.contacts import Contact, Field, MailingList, Segment, Subscription
+from sendtex.models.imports import Import, ImportRejection
+from sendtex.models.jobs import Job
 from sendtex.models.mail import OutboxMessage
 from sendtex.models.privacy import ConsentRecord
 from sendtex.models.ratelimit import RateHit
 
-MODELS = [Account, User, Invitation, RateHit, OutboxMessage, ConsentRecord]
+MODELS = [
+    Account, User, Invitation, RateHit, OutboxMessage, ConsentRecord,
+    MailingList, Field, Contact, Subscription, Segment, Job, Import, ImportRejection,
+]

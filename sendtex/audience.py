@@ -1,0 +1,257 @@
+"""Contact values: typed validation, where each value is stored (plain or sealed), reading them back.
+
+Every path that writes contacts (forms, import, API) goes through FieldSet and write_values, so a value
+is validated and encrypted the same way wherever it comes from.
+"""
+import datetime
+import json
+import re
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from peewee import IntegrityError
+
+from sendtex.crypto import BlindIndex, DecryptionError, FieldCipher, associated_data
+from sendtex.db import db
+from sendtex.models.base import utcnow
+from sendtex.models.contacts import BUILTIN_KEYS, Contact, Field, Subscription
+from sendtex.validation import Invalid, normalise_email
+
+PLAIN_COLUMNS = ("email", "first_name", "last_name")
+TEXT_MAX = 2000
+TRUE_WORDS = {"1", "true", "yes", "y", "ja", "j", "on", "x", "waar"}
+FALSE_WORDS = {"0", "false", "no", "n", "nee", "off", "", "onwaar"}
+DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y")
+# Addresses this strict pattern accepts are valid for email-validator as well; anything else
+# (unicode, quoted local parts, odd domains) takes the full check. Imports of millions need the fast path.
+_SIMPLE_EMAIL = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+)
+
+
+def fast_normalise_email(value):
+    """normalise_email with a fast path for plain ASCII addresses."""
+    candidate = value.strip().lower()
+    if len(candidate) <= 254 and _SIMPLE_EMAIL.fullmatch(candidate) and len(candidate.split("@")[0]) <= 64:
+        return candidate
+    return normalise_email(value)
+
+
+def coerce(field, raw):
+    """The typed value of raw text for a field (None when empty); Invalid with a reason otherwise."""
+    text = "" if raw is None else str(raw).strip()
+    if field.key == "email":
+        return fast_normalise_email(text)
+    if text == "" and field.type != "boolean":
+        if field.required:
+            raise Invalid(_l("%(label)s is required.", label=field.label))
+        return None
+    if len(text) > TEXT_MAX:
+        raise Invalid(_l("%(label)s is longer than %(n)d characters.", label=field.label, n=TEXT_MAX))
+    return _COERCERS[field.type](field, text)
+
+
+def _text(field, text):
+    return text
+
+
+def _number(field, text):
+    try:
+        number = float(text.replace(",", ".")) if re.fullmatch(r"[+-]?\d+([.,]\d+)?", text) else float("nan")
+    except ValueError:
+        number = float("nan")
+    if number != number:
+        raise Invalid(_l("%(label)s must be a number, not “%(value)s”.", label=field.label, value=text[:40]))
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+def _date(field, text):
+    for pattern in DATE_FORMATS:
+        try:
+            return datetime.datetime.strptime(text, pattern).date().isoformat()
+        except ValueError:
+            continue
+    raise Invalid(_l("%(label)s must be a date like 2026-12-31, not “%(value)s”.", label=field.label, value=text[:40]))
+
+
+def _boolean(field, text):
+    word = text.lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise Invalid(_l("%(label)s must be yes or no, not “%(value)s”.", label=field.label, value=text[:40]))
+
+
+def _choice(field, text):
+    for option in field.choices:
+        if option.lower() == text.lower():
+            return option
+    raise Invalid(_l("%(label)s must be one of %(options)s.", label=field.label, options=", ".join(field.choices)))
+
+
+_COERCERS = {"text": _text, "number": _number, "date": _date, "boolean": _boolean, "choice": _choice}
+
+
+def cipher():
+    """The app's field cipher over the configured key ring."""
+    extensions = current_app.extensions
+    if "sendtex.cipher" not in extensions:
+        extensions["sendtex.cipher"] = FieldCipher(current_app.config["FIELD_KEYS"])
+    return extensions["sendtex.cipher"]
+
+
+def blind_index():
+    """The app's blind index over the configured key."""
+    extensions = current_app.extensions
+    if "sendtex.blind_index" not in extensions:
+        extensions["sendtex.blind_index"] = BlindIndex(current_app.config["BLIND_INDEX_KEY"])
+    return extensions["sendtex.blind_index"]
+
+
+class FieldSet:
+    """The fields of one account, loaded once for a request or a task."""
+
+    def __init__(self, account_id):
+        self.account_id = account_id
+        self.fields = list(Field.ordered(account_id))
+        if sum(field.builtin for field in self.fields) < len(BUILTIN_KEYS):
+            Field.ensure_builtins(account_id)
+            self.fields = list(Field.ordered(account_id))
+        self.by_key = {field.key: field for field in self.fields}
+
+    @property
+    def custom(self):
+        return [field for field in self.fields if not field.builtin]
+
+    def is_encrypted(self, key):
+        return self.by_key[key].encrypted
+
+    def coerce_all(self, raw_values, partial=False):
+        """Typed values for {key: raw text}; Invalid errors collected as {key: message}."""
+        values, errors = {}, {}
+        for field in self.fields:
+            if field.key not in raw_values:
+                if not partial and field.required:
+                    errors[field.key] = str(_l("%(label)s is required.", label=field.label))
+                continue
+            try:
+                values[field.key] = coerce(field, raw_values[field.key])
+            except Invalid as exc:
+                errors[field.key] = str(exc)
+        return values, errors
+
+
+def email_digest(account_id, email):
+    """The blind index of a normalised address in an account."""
+    return blind_index().email(account_id, email)
+
+
+def write_values(contact, values, fields):
+    """Put typed values on the contact: sealed when their field is encrypted, plain otherwise."""
+    seal = cipher().seal
+    sealed, attributes = dict(contact.sealed or {}), dict(contact.attributes or {})
+    for key, value in values.items():
+        field = fields.by_key[key]
+        if key == "email":
+            contact.email_digest = email_digest(fields.account_id, value)
+        if field.encrypted and value is not None:
+            sealed[key] = seal(json.dumps(value), associated_data(fields.account_id, key, contact.uid))
+            _set_plain(contact, attributes, key, None)
+        else:
+            sealed.pop(key, None)
+            _set_plain(contact, attributes, key, value)
+    contact.sealed, contact.attributes = sealed, attributes
+
+
+def _set_plain(contact, attributes, key, value):
+    if key in PLAIN_COLUMNS:
+        setattr(contact, key, value)
+    elif value is None:
+        attributes.pop(key, None)
+    else:
+        attributes[key] = value
+
+
+def read_values(contact, fields):
+    """Every field value of a contact, decrypted in memory, and {key: reason} for those that failed."""
+    values, errors = {}, {}
+    open_ = cipher().open
+    for field in fields.fields:
+        key = field.key
+        token = (contact.sealed or {}).get(key)
+        if token is not None:
+            try:
+                values[key] = json.loads(open_(token, associated_data(fields.account_id, key, contact.uid)))
+            except DecryptionError as exc:
+                values[key], errors[key] = None, str(exc)
+        elif key in PLAIN_COLUMNS:
+            values[key] = getattr(contact, key)
+        else:
+            values[key] = (contact.attributes or {}).get(key)
+    return values, errors
+
+
+def display(value):
+    """A typed value as text for a page or a CSV cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+
+class DuplicateContact(Exception):
+    """The account already has a contact with this e-mail address."""
+
+
+def find_by_email(account_id, email):
+    """The account's contact with this address (encrypted or not), or None."""
+    try:
+        normalised = fast_normalise_email(email)
+    except Invalid:
+        return None
+    digest = email_digest(account_id, normalised)
+    return Contact.for_account(account_id).where(Contact.email_digest == digest).first()
+
+
+def create_contact(fields, values, list_ids=(), subscription_status="subscribed", status="active"):
+    """Create a contact from typed values and subscribe it; DuplicateContact if the address exists."""
+    contact = Contact(account=fields.account_id, status=status)
+    write_values(contact, values, fields)
+    try:
+        with db.atomic():
+            contact.save(force_insert=True)
+            set_memberships([contact.id], list_ids, subscription_status)
+    except IntegrityError as exc:
+        raise DuplicateContact(values.get("email")) from exc
+    return contact
+
+
+def update_contact(contact, fields, values):
+    """Store changed typed values; DuplicateContact if the new address belongs to another contact."""
+    write_values(contact, values, fields)
+    contact.updated_at = utcnow()
+    try:
+        with db.atomic():
+            contact.save()
+    except IntegrityError as exc:
+        raise DuplicateContact(values.get("email")) from exc
+    return contact
+
+
+def set_memberships(contact_ids, list_ids, status):
+    """Put contacts on lists with a status (or change the status of existing memberships)."""
+    now = utcnow()
+    rows = [dict(contact=contact_id, mailing_list=list_id, status=status, created_at=now, updated_at=now,
+                 confirmed_at=now if status == "subscribed" else None,
+                 unsubscribed_at=now if status == "unsubscribed" else None)
+            for contact_id in contact_ids for list_id in list_ids]
+    for start in range(0, len(rows), 500):
+        (Subscription.insert_many(rows[start:start + 500])
+         .on_conflict(conflict_target=[Subscription.contact, Subscription.mailing_list],
+                      update={Subscription.status: status, Subscription.updated_at: now})
+         .execute())

@@ -1,0 +1,1 @@
+"""Views of the audience area, one module per subject."""
