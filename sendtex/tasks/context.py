@@ -25,3 +25,8 @@ def app_task(func):
                 return func(*args, **kwargs)
 
     return wrapper
+
+
+def current_task_app():
+    """The app tasks run in."""
+    return _app
