@@ -20,7 +20,7 @@ def create_app(test_config=None):
     )
     Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    from sendtex import config, db, queue, web
+    from sendtex import config, db, queue, uploads, web
     from sendtex.models.accounts import configure_password_hashing
     from sendtex.tasks.context import set_app
 
@@ -30,6 +30,7 @@ def create_app(test_config=None):
     queue.configure(app.config["HUEY_FILE"], immediate=app.config.get("HUEY_IMMEDIATE", False))
     set_app(app)
     web.init_app(app)
+    uploads.init_app(app)
     _register_blueprints(app)
     import sendtex.tasks  # noqa: F401  (registers the tasks with Huey)
 

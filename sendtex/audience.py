@@ -23,6 +23,7 @@ TEXT_MAX = 2000
 TRUE_WORDS = {"1", "true", "yes", "y", "ja", "j", "on", "x", "waar"}
 FALSE_WORDS = {"0", "false", "no", "n", "nee", "off", "", "onwaar"}
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y")
+# Messages never repeat the refused value: it may belong to an encrypted field and end up stored in a report.
 # Addresses this strict pattern accepts are valid for email-validator as well; anything else
 # (unicode, quoted local parts, odd domains) takes the full check. Imports of millions need the fast path.
 _SIMPLE_EMAIL = re.compile(
@@ -63,7 +64,7 @@ def _number(field, text):
     except ValueError:
         number = float("nan")
     if number != number:
-        raise Invalid(_l("%(label)s must be a number, not “%(value)s”.", label=field.label, value=text[:40]))
+        raise Invalid(_l("%(label)s must be a number.", label=field.label))
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
@@ -73,7 +74,7 @@ def _date(field, text):
             return datetime.datetime.strptime(text, pattern).date().isoformat()
         except ValueError:
             continue
-    raise Invalid(_l("%(label)s must be a date like 2026-12-31, not “%(value)s”.", label=field.label, value=text[:40]))
+    raise Invalid(_l("%(label)s must be a date like 2026-12-31.", label=field.label))
 
 
 def _boolean(field, text):
@@ -82,7 +83,7 @@ def _boolean(field, text):
         return True
     if word in FALSE_WORDS:
         return False
-    raise Invalid(_l("%(label)s must be yes or no, not “%(value)s”.", label=field.label, value=text[:40]))
+    raise Invalid(_l("%(label)s must be yes or no.", label=field.label))
 
 
 def _choice(field, text):
@@ -149,30 +150,34 @@ def email_digest(account_id, email):
     return blind_index().email(account_id, email)
 
 
-def write_values(contact, values, fields):
-    """Put typed values on the contact: sealed when their field is encrypted, plain otherwise."""
+def storage_columns(account_id, uid, values, fields, sealed=None, attributes=None):
+    """The contact columns that hold typed values: sealed when their field is encrypted, plain otherwise."""
     seal = cipher().seal
-    sealed, attributes = dict(contact.sealed or {}), dict(contact.attributes or {})
+    sealed, attributes = dict(sealed or {}), dict(attributes or {})
+    columns = {}
     for key, value in values.items():
-        field = fields.by_key[key]
         if key == "email":
-            contact.email_digest = email_digest(fields.account_id, value)
-        if field.encrypted and value is not None:
-            sealed[key] = seal(json.dumps(value), associated_data(fields.account_id, key, contact.uid))
-            _set_plain(contact, attributes, key, None)
+            columns["email_digest"] = email_digest(account_id, value)
+        if fields.by_key[key].encrypted and value is not None:
+            sealed[key] = seal(json.dumps(value), associated_data(account_id, key, uid))
+            value = None
         else:
             sealed.pop(key, None)
-            _set_plain(contact, attributes, key, value)
-    contact.sealed, contact.attributes = sealed, attributes
+        if key in PLAIN_COLUMNS:
+            columns[key] = value
+        elif value is None:
+            attributes.pop(key, None)
+        else:
+            attributes[key] = value
+    columns["sealed"], columns["attributes"] = sealed, attributes
+    return columns
 
 
-def _set_plain(contact, attributes, key, value):
-    if key in PLAIN_COLUMNS:
-        setattr(contact, key, value)
-    elif value is None:
-        attributes.pop(key, None)
-    else:
-        attributes[key] = value
+def write_values(contact, values, fields):
+    """Put typed values on the contact: sealed when their field is encrypted, plain otherwise."""
+    columns = storage_columns(fields.account_id, contact.uid, values, fields, contact.sealed, contact.attributes)
+    for name, value in columns.items():
+        setattr(contact, name, value)
 
 
 def read_values(contact, fields):

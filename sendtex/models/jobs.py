@@ -7,7 +7,7 @@ from sendtex.models.accounts import Account
 from sendtex.models.base import AccountOwned, utcnow
 from sendtex.models.contacts import JSONField
 
-JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+JOB_STATUSES = ("draft", "queued", "running", "done", "failed", "cancelled")
 
 
 class LeasedWork(AccountOwned):

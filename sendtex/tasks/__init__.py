@@ -1,2 +1,2 @@
 """Huey tasks, one module per area. Importing this package registers all of them."""
-from sendtex.tasks import accounts, jobs, maintenance  # noqa: F401
+from sendtex.tasks import accounts, imports, jobs, maintenance  # noqa: F401

@@ -24,6 +24,10 @@ class Cancelled(Exception):
     """The user cancelled the work."""
 
 
+class Stopped(Exception):
+    """The work cannot go on; the message is shown to the user as the reason."""
+
+
 def job_handler(kind):
     """Register the function that does the work of jobs of this kind."""
 
@@ -82,6 +86,8 @@ def run_tracked(model, row_id, handler):
         handler(work)
     except Cancelled:
         finish(work, "cancelled")
+    except Stopped as exc:
+        finish(work, "failed", str(exc))
     except Exception:  # the page shows a failed job; the log keeps the details (never cell values)
         log.exception("%s %s failed", model.__name__, row_id)
         finish(work, "failed", "The job stopped because of an internal error. It has been logged.")

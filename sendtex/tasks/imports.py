@@ -1,0 +1,225 @@
+"""The CSV import task: streams the encrypted upload and writes contacts in committed chunks.
+
+Each chunk's contacts, memberships, rejections and the import's counters and resume_line are written in
+one transaction, so a worker killed at any moment leaves a consistent import that a restart continues
+after its last committed row, with nothing doubled.
+"""
+import json
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from sendtex import audience
+from sendtex.csvimport import ATTRIBUTES_JSON, FULL_NAME, read_rows, split_full_name
+from sendtex.db import db
+from sendtex.models.base import utcnow
+from sendtex.models.contacts import Contact, MailingList, Subscription, new_uid
+from sendtex.models.imports import Import, ImportRejection
+from sendtex.queue import huey
+from sendtex.tasks.context import app_task
+from sendtex.tasks.jobs import Stopped, resumer, run_tracked, step
+from sendtex.uploads import delete_upload
+from sendtex.validation import Invalid
+
+NEW_CONTACT_COLUMNS = [Contact.account, Contact.uid, Contact.email, Contact.email_digest, Contact.first_name,
+                       Contact.last_name, Contact.attributes, Contact.sealed, Contact.status, Contact.created_at,
+                       Contact.updated_at]
+SUBSCRIPTION_COLUMNS = [Subscription.contact, Subscription.mailing_list, Subscription.status,
+                        Subscription.created_at, Subscription.updated_at, Subscription.confirmed_at]
+
+
+@huey.task()
+@app_task
+def run_import(import_id):
+    """Import the rows of an uploaded CSV file (continuing after the last committed row)."""
+    job = Import.get_or_none(Import.id == import_id)
+    if job is not None and not job.finished:
+        run_tracked(Import, import_id, _import_file)
+
+
+@resumer
+def _resume_imports():
+    for job in Import.stale():
+        run_import(job.id)
+
+
+def _import_file(job):
+    writer = ChunkWriter(job)
+    last_progress = [0]
+    try:
+        with force_locale(job.user.language if job.user and job.user.language else "en"):
+            for line, cells, problem in read_rows(job.upload_name, job.encoding, job.delimiter,
+                                                  progress=lambda consumed: last_progress.__setitem__(0, consumed)):
+                if line > job.resume_line:
+                    writer.add(line, cells, problem)
+                if len(writer.pending) >= writer.chunk_rows:
+                    writer.flush()
+                    step(job, done=last_progress[0])
+            writer.flush()
+            step(job, done=job.total)
+    finally:
+        delete_upload(job.upload_name)
+
+
+class ChunkWriter:
+    """Collects parsed rows and writes them a chunk at a time."""
+
+    def __init__(self, job):
+        self.job = job
+        self.fields = audience.FieldSet(job.account_id)
+        self.mapping = {int(column): target for column, target in job.mapping.items() if target}
+        self.email_column = next(column for column, target in self.mapping.items() if target == "email")
+        self.chunk_rows = current_app.config["IMPORT_CHUNK_ROWS"]
+        self.pending, self.rejections = [], []
+        self.seen = set()  # 64-bit prefixes of the digests in this file: a duplicate row is refused, not doubled
+        self.membership = "subscribed" if job.confirmed else "unconfirmed"
+        self.last_line = job.resume_line
+
+    def _reject(self, line, column, reason):
+        header = self.job.header
+        name = header[column] if column is not None and column < len(header) else ""
+        self.rejections.append((self.job.id, line, name[:200], str(reason)[:300]))
+
+    def add(self, line, cells, problem):
+        """Validate one row; keep it for the next chunk or record why it was refused."""
+        self.last_line = line
+        if problem:
+            return self._reject(line, None, problem)
+        values, errors = self.parse(cells)
+        for column, message in errors:
+            self._reject(line, column, message)
+        if errors:
+            return
+        digest = audience.email_digest(self.fields.account_id, values["email"])
+        prefix = int(digest[:16], 16)
+        if prefix in self.seen:
+            return self._reject(line, self.email_column, _("This address is on an earlier row of the file."))
+        self.seen.add(prefix)
+        self.pending.append((line, digest, values))
+
+    def parse(self, cells):
+        """Typed values of the mapped cells and [(column, message)] for the ones that are wrong."""
+        raw, errors = {}, []
+        for column, target in self.mapping.items():
+            cell = cells[column] if column < len(cells) else ""
+            if target == FULL_NAME:
+                raw["first_name"], raw["last_name"] = split_full_name(cell)
+            elif target == ATTRIBUTES_JSON:
+                raw.update(_custom_from_json(cell, self.fields))
+            else:
+                raw[target] = cell
+        values = {}
+        for key, text in raw.items():
+            try:
+                values[key] = audience.coerce(self.fields.by_key[key], text)
+            except Invalid as exc:
+                errors.append((self._column_of(key), str(exc)))
+        return values, errors
+
+    def _column_of(self, key):
+        return next((column for column, target in self.mapping.items() if target == key), None)
+
+    def flush(self):
+        """Write the pending rows, their rejections and the progress in one transaction."""
+        rows, self.pending = self.pending, []
+        with db.atomic():
+            self._check_lists_exist()
+            existing = self._existing([digest for _line, digest, _values in rows])
+            new_rows = [row for row in rows if row[1] not in existing]
+            if self.job.mode == "update":
+                for line, _digest, _values in new_rows:
+                    self._reject(line, self.email_column, _("No contact has this address (update mode adds no one)."))
+                new_rows = []
+            inserted_ids = self._insert(new_rows)
+            updated_ids = self._update(rows, existing)
+            self._memberships(inserted_ids + updated_ids)
+            skipped, self.rejections = self.rejections, []
+            ImportRejection.insert_many(skipped, fields=[ImportRejection.import_, ImportRejection.line,
+                                                         ImportRejection.column, ImportRejection.reason]).execute()
+            done = len(inserted_ids) + len(updated_ids) + len(skipped)
+            Import.update(resume_line=self.last_line, rows_done=Import.rows_done + done,
+                          inserted=Import.inserted + len(inserted_ids), updated=Import.updated + len(updated_ids),
+                          skipped=Import.skipped + len(skipped)).where(Import.id == self.job.id).execute()
+            self.job.resume_line = self.last_line
+
+    def _existing(self, digests):
+        if not digests:
+            return {}
+        query = Contact.for_account(self.fields.account_id).where(Contact.email_digest.in_(digests))
+        return {contact.email_digest: contact for contact in query}
+
+    def _check_lists_exist(self):
+        found = MailingList.for_account(self.fields.account_id).where(MailingList.id.in_(self.job.list_ids)).count()
+        if found < len(self.job.list_ids):
+            raise Stopped(_("A list chosen for this import was deleted while it ran. The rows up to line "
+                            "%(line)d were imported; the rest was not.", line=self.job.resume_line))
+
+    def _insert(self, rows):
+        if not rows:
+            return []
+        now, account_id = utcnow(), self.fields.account_id
+        status = "blocklisted" if self.job.mode == "blocklist" else "active"
+        records = []
+        for _line, digest, values in rows:
+            uid = new_uid()
+            columns = audience.storage_columns(account_id, uid, values, self.fields)
+            records.append((account_id, uid, columns.get("email"), digest, columns.get("first_name"),
+                            columns.get("last_name"), columns["attributes"], columns["sealed"], status, now, now))
+        for start in range(0, len(records), 500):
+            Contact.insert_many(records[start:start + 500], fields=NEW_CONTACT_COLUMNS).execute()
+        digests = [digest for _line, digest, _values in rows]
+        return [contact.id for contact in Contact.select(Contact.id).where(
+            (Contact.account == account_id) & Contact.email_digest.in_(digests))]
+
+    def _update(self, rows, existing):
+        ids = []
+        for _line, digest, values in rows:
+            contact = existing.get(digest)
+            if contact is None:
+                continue
+            # Empty cells never erase what a contact already has.
+            audience.write_values(contact, {key: value for key, value in values.items() if value is not None},
+                                  self.fields)
+            if self.job.mode == "blocklist":
+                contact.status = "blocklisted"
+            contact.updated_at = utcnow()
+            contact.save()
+            ids.append(contact.id)
+        return ids
+
+    def _memberships(self, contact_ids):
+        if not contact_ids:
+            return
+        now = utcnow()
+        if self.job.mode == "blocklist":
+            Subscription.update(status="unsubscribed", unsubscribed_at=now, updated_at=now).where(
+                Subscription.contact.in_(contact_ids) & (Subscription.status != "unsubscribed")).execute()
+            return
+        confirmed_at = now if self.membership == "subscribed" else None
+        rows = [(contact_id, list_id, self.membership, now, now, confirmed_at)
+                for contact_id in contact_ids for list_id in self.job.list_ids]
+        for start in range(0, len(rows), 500):
+            query = Subscription.insert_many(rows[start:start + 500], fields=SUBSCRIPTION_COLUMNS)
+            # An import never re-subscribes someone who unsubscribed; it may confirm a pending membership.
+            if self.membership == "subscribed":
+                query = query.on_conflict(
+                    conflict_target=[Subscription.contact, Subscription.mailing_list],
+                    update={Subscription.status: "subscribed", Subscription.confirmed_at: now,
+                            Subscription.updated_at: now},
+                    where=(Subscription.status == "unconfirmed"))
+            else:
+                query = query.on_conflict_ignore()
+            query.execute()
+
+
+def _custom_from_json(text, fields):
+    """Custom field values from a JSON object cell, for the fields the account has."""
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {key: "" if value is None else str(value) for key, value in data.items()
+            if key in fields.by_key and not fields.by_key[key].builtin}
