@@ -12,9 +12,9 @@ from flask_babel import gettext as _
 
 from sendtex import audience
 from sendtex.csvimport import ATTRIBUTES_JSON, FULL_NAME, read_rows, split_full_name
-from sendtex.db import db
+from sendtex.db import bulk_insert, db
 from sendtex.models.base import utcnow
-from sendtex.models.contacts import Contact, MailingList, Subscription, new_uid
+from sendtex.models.contacts import Contact, MailingList, Subscription, contact_ids_by_digest, new_uid
 from sendtex.models.imports import Import, ImportRejection
 from sendtex.queue import huey
 from sendtex.tasks.context import app_task
@@ -27,6 +27,11 @@ NEW_CONTACT_COLUMNS = [Contact.account, Contact.uid, Contact.email, Contact.emai
                        Contact.updated_at]
 SUBSCRIPTION_COLUMNS = [Subscription.contact, Subscription.mailing_list, Subscription.status,
                         Subscription.created_at, Subscription.updated_at, Subscription.confirmed_at]
+REJECTION_COLUMNS = [ImportRejection.import_, ImportRejection.line, ImportRejection.column, ImportRejection.reason]
+KEEP_EXISTING = "ON CONFLICT (contact_id, mailing_list_id) DO NOTHING"
+CONFIRM_PENDING = ("ON CONFLICT (contact_id, mailing_list_id) DO UPDATE SET status = excluded.status, "
+                   "confirmed_at = excluded.confirmed_at, updated_at = excluded.updated_at "
+                   "WHERE subscription.status = 'unconfirmed'")
 
 
 @huey.task()
@@ -135,8 +140,7 @@ class ChunkWriter:
             updated_ids = self._update(rows, existing)
             self._memberships(inserted_ids + updated_ids)
             skipped, self.rejections = self.rejections, []
-            ImportRejection.insert_many(skipped, fields=[ImportRejection.import_, ImportRejection.line,
-                                                         ImportRejection.column, ImportRejection.reason]).execute()
+            bulk_insert(ImportRejection, REJECTION_COLUMNS, skipped)
             done = len(inserted_ids) + len(updated_ids) + len(skipped)
             Import.update(resume_line=self.last_line, rows_done=Import.rows_done + done,
                           inserted=Import.inserted + len(inserted_ids), updated=Import.updated + len(updated_ids),
@@ -144,10 +148,10 @@ class ChunkWriter:
             self.job.resume_line = self.last_line
 
     def _existing(self, digests):
-        if not digests:
+        ids = contact_ids_by_digest(self.fields.account_id, digests)
+        if not ids:
             return {}
-        query = Contact.for_account(self.fields.account_id).where(Contact.email_digest.in_(digests))
-        return {contact.email_digest: contact for contact in query}
+        return {contact.email_digest: contact for contact in Contact.select().where(Contact.id.in_(list(ids.values())))}
 
     def _check_lists_exist(self):
         found = MailingList.for_account(self.fields.account_id).where(MailingList.id.in_(self.job.list_ids)).count()
@@ -163,14 +167,11 @@ class ChunkWriter:
         records = []
         for _line, digest, values in rows:
             uid = new_uid()
-            columns = audience.storage_columns(account_id, uid, values, self.fields)
+            columns = audience.storage_columns(account_id, uid, values, self.fields, digest=digest)
             records.append((account_id, uid, columns.get("email"), digest, columns.get("first_name"),
                             columns.get("last_name"), columns["attributes"], columns["sealed"], status, now, now))
-        for start in range(0, len(records), 500):
-            Contact.insert_many(records[start:start + 500], fields=NEW_CONTACT_COLUMNS).execute()
-        digests = [digest for _line, digest, _values in rows]
-        return [contact.id for contact in Contact.select(Contact.id).where(
-            (Contact.account == account_id) & Contact.email_digest.in_(digests))]
+        bulk_insert(Contact, NEW_CONTACT_COLUMNS, records)
+        return list(contact_ids_by_digest(account_id, [digest for _line, digest, _values in rows]).values())
 
     def _update(self, rows, existing):
         ids = []
@@ -199,18 +200,9 @@ class ChunkWriter:
         confirmed_at = now if self.membership == "subscribed" else None
         rows = [(contact_id, list_id, self.membership, now, now, confirmed_at)
                 for contact_id in contact_ids for list_id in self.job.list_ids]
-        for start in range(0, len(rows), 500):
-            query = Subscription.insert_many(rows[start:start + 500], fields=SUBSCRIPTION_COLUMNS)
-            # An import never re-subscribes someone who unsubscribed; it may confirm a pending membership.
-            if self.membership == "subscribed":
-                query = query.on_conflict(
-                    conflict_target=[Subscription.contact, Subscription.mailing_list],
-                    update={Subscription.status: "subscribed", Subscription.confirmed_at: now,
-                            Subscription.updated_at: now},
-                    where=(Subscription.status == "unconfirmed"))
-            else:
-                query = query.on_conflict_ignore()
-            query.execute()
+        # An import never re-subscribes someone who unsubscribed; it may confirm a pending membership.
+        bulk_insert(Subscription, SUBSCRIPTION_COLUMNS, rows, CONFIRM_PENDING if self.membership == "subscribed"
+                    else KEEP_EXISTING)
 
 
 def _custom_from_json(text, fields):
