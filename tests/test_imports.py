@@ -310,3 +310,35 @@ def test_progress_partial_polls_until_finished(owner_client, news):
     Import.update(status="done").where(Import.id == job.id).execute()
     finished = owner_client.get(f"/imports/{job.id}/progress", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "hx-trigger" not in finished and 'value="100"' in finished
+
+
+def test_imported_encrypted_values_never_reach_disk_in_plain_text(tmp_path, caplog):
+    """Through a real queue file (not immediate mode) and a worker run in this process."""
+    from sendtex.queue import huey
+    from tests.conftest import login, make_user
+
+    app = make_app(tmp_path, HUEY_IMMEDIATE=False)
+    client = app.test_client()
+    owner = make_user()
+    login(client, owner)
+    news = MailingList.create(account=owner.account, name="News")
+    audience.FieldSet(owner.account_id)
+    Field.update(encrypted=True).where((Field.account == owner.account_id)
+                                       & Field.key.in_(["email", "last_name"])).execute()
+    Field.create(account=owner.account, key="iban", label="IBAN", type="text", encrypted=True)
+    secrets = ["hidden.person.4711@example.org", "Zyxwvutsrq", "BE71096123456769"]
+    job = new_import(client, "email,last_name,iban\n" + ",".join(secrets) + "\nbad-address,Qwertzuiopa,X\n")
+    start(client, job, lists=[news.id])
+    while (task := huey.dequeue()) is not None:  # what a consumer would do
+        huey.execute(task)
+    assert Import.get_by_id(job.id).status == "done"
+    contact = Contact.get()
+    assert contact.email is None and set(contact.sealed) == {"email", "last_name", "iban"}
+    instance = Path(app.instance_path)
+    files = [path for path in instance.rglob("*") if path.is_file()]
+    assert any(path.name == "huey.db" for path in files) and any(path.name.endswith("-wal") for path in files)
+    for path in files:
+        data = path.read_bytes()
+        for secret in secrets + ["Qwertzuiopa"]:
+            assert secret.encode() not in data, f"{secret} found in {path.name}"
+    assert not any(secret in caplog.text for secret in secrets)
