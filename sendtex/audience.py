@@ -150,14 +150,32 @@ def email_digest(account_id, email):
     return blind_index().email(account_id, email)
 
 
-def storage_columns(account_id, uid, values, fields, sealed=None, attributes=None):
+class UndecryptableValue(DecryptionError):
+    """A stored value cannot be decrypted (its key is missing from the ring); it is never overwritten."""
+
+    def __init__(self, key):
+        super().__init__(f"the stored value of {key!r} cannot be decrypted, so it was not changed")
+        self.key = key
+
+
+def _refuse_to_overwrite_undecryptable(token, aad, key):
+    # Overwriting (or clearing) a value nobody can read any more would destroy it for good once its key returns.
+    try:
+        cipher().open(token, aad)
+    except DecryptionError as exc:
+        raise UndecryptableValue(key) from exc
+
+
+def storage_columns(account_id, uid, values, fields, sealed=None, attributes=None, digest=None):
     """The contact columns that hold typed values: sealed when their field is encrypted, plain otherwise."""
     seal = cipher().seal
     sealed, attributes = dict(sealed or {}), dict(attributes or {})
     columns = {}
     for key, value in values.items():
+        if key in sealed:
+            _refuse_to_overwrite_undecryptable(sealed[key], associated_data(account_id, key, uid), key)
         if key == "email":
-            columns["email_digest"] = email_digest(account_id, value)
+            columns["email_digest"] = digest or email_digest(account_id, value)
         if fields.by_key[key].encrypted and value is not None:
             sealed[key] = seal(json.dumps(value), associated_data(account_id, key, uid))
             value = None

@@ -1,4 +1,4 @@
-"""The `sendtex` command: serve, worker, init-db, create-user, demo."""
+"""The `sendtex` command: serve, worker, init-db, create-user, rotate-keys, demo."""
 import os
 import secrets
 from pathlib import Path
@@ -124,6 +124,89 @@ def create_user(email, name, account_name, staff, password):
         if staff:
             User.update(is_staff=True).where(User.id == user.id).execute()
     click.echo(f"Created {email}{' (staff)' if staff else ''}.")
+
+
+@main.command("rotate-keys")
+@click.option("--drop-old", is_flag=True,
+              help="Afterwards remove the older keys from the ring if no value uses them any more.")
+def rotate_keys(drop_old):
+    """Encrypt every encrypted contact value under a new field key; older keys stay in the ring until dropped."""
+    from sendtex.config import KEYS_FILE, read_keys_file
+    from sendtex.crypto import parse_key_ring
+    from sendtex.tasks.fields import sealed_key_counts
+
+    app = create_app()
+    _refuse_unmigrated()
+    path = Path(app.instance_path) / KEYS_FILE
+    stored = read_keys_file(path) if path.exists() else {}
+    in_file = stored.get("FIELD_KEYS") == app.config["FIELD_KEYS"]
+    with app.app_context(), db.connection_context():
+        ring_ids, counts = list(parse_key_ring(app.config["FIELD_KEYS"])), sealed_key_counts()
+        missing = _missing_keys(counts, ring_ids)
+        if missing:
+            click.echo(f"Warning: {sum(missing.values())} values use keys that are not in the ring {missing}; "
+                       "they cannot be decrypted and are left unchanged.")
+        if in_file:
+            _add_key_to_file(app, path, stored, _next_key_id(ring_ids + list(counts)))
+        elif not any(counts[key_id] for key_id in ring_ids[1:]) and not drop_old:
+            new_ring = _ring_with_new_key(app.config["FIELD_KEYS"], _next_key_id(ring_ids + list(counts)))
+            raise click.ClickException(
+                "The field keys come from SENDTEX_FIELD_KEYS (or instance/config.py), which this command cannot "
+                "change. Every encrypted value already uses its first key. To rotate, set SENDTEX_FIELD_KEYS to\n\n"
+                f"  {new_ring}\n\nrestart Sendtex (web and workers), then run `sendtex rotate-keys` again.")
+        _reseal_and_report(app, path if in_file else None, drop_old)
+
+
+def _missing_keys(counts, ring_ids):
+    return {key_id: count for key_id, count in counts.items() if key_id not in ring_ids}
+
+
+def _next_key_id(used_ids):
+    numbers = [int(key_id[1:]) for key_id in used_ids if key_id[:1] == "k" and key_id[1:].isdigit()]
+    return f"k{max(numbers, default=0) + 1}"
+
+
+def _ring_with_new_key(ring_text, key_id):
+    from sendtex.crypto import format_key_ring, new_key_text
+
+    return format_key_ring(ring_text, key_id, new_key_text())
+
+
+def _add_key_to_file(app, path, stored, key_id):
+    from sendtex.config import write_keys_file
+
+    ring_text = _ring_with_new_key(app.config["FIELD_KEYS"], key_id)
+    write_keys_file(path, {**stored, "FIELD_KEYS": ring_text})
+    app.config["FIELD_KEYS"] = ring_text
+    app.extensions.pop("sendtex.cipher", None)
+    click.echo(f"Added key {key_id} to {path}; it encrypts from now on. Restart Sendtex (web and workers) "
+               "so they use it too.")
+
+
+def _reseal_and_report(app, keys_path, drop_old):
+    from sendtex.config import read_keys_file, write_keys_file
+    from sendtex.crypto import parse_key_ring
+    from sendtex.tasks.fields import reseal_all, sealed_key_counts
+
+    result = reseal_all()
+    click.echo(f"Re-encrypted {result['resealed']} values; {result['current']} already used the newest key.")
+    ring_text = app.config["FIELD_KEYS"]
+    ring_ids, counts = list(parse_key_ring(ring_text)), sealed_key_counts()
+    if drop_old:
+        still_used = {key_id: counts[key_id] for key_id in ring_ids[1:] if counts[key_id]}
+        newest_only = ring_text.split(",")[0].strip()
+        if still_used:
+            click.echo(f"Kept the older keys: values still use them {still_used}. Run this command again later.")
+        elif keys_path is not None:
+            write_keys_file(keys_path, {**read_keys_file(keys_path), "FIELD_KEYS": newest_only})
+            click.echo(f"Removed the older keys {', '.join(ring_ids[1:]) or '(none)'} from {keys_path}.")
+        else:
+            click.echo(f"No value uses the older keys any more. Set SENDTEX_FIELD_KEYS to\n\n  {newest_only}\n")
+    if result["undecryptable"]:
+        raise click.ClickException(
+            f"{result['undecryptable']} values cannot be decrypted (values per key missing from the ring: "
+            f"{_missing_keys(counts, ring_ids)}; others were altered). They were left unchanged; put the missing "
+            "key back in the ring and run this command again.")
 
 
 @main.command()

@@ -6,6 +6,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 
+from sendtex.crypto import DecryptionError
 from sendtex.uploads import read_upload
 
 SAMPLE_BYTES = 64 * 1024
@@ -56,10 +57,13 @@ class _ChunkReader(io.RawIOBase):
 
 def _sample(upload_name):
     data = b""
-    for chunk in read_upload(upload_name):
-        data += chunk
-        if len(data) >= SAMPLE_BYTES:
-            break
+    try:
+        for chunk in read_upload(upload_name):
+            data += chunk
+            if len(data) >= SAMPLE_BYTES:
+                break
+    except (OSError, DecryptionError) as exc:
+        raise CsvProblem(_l("The uploaded file is no longer readable. Upload it again.")) from exc
     return data[:SAMPLE_BYTES]
 
 
@@ -121,21 +125,24 @@ def read_rows(upload_name, encoding, delimiter, progress=None):
     raw = _ChunkReader(read_upload(upload_name))
     text = io.TextIOWrapper(io.BufferedReader(raw, 256 * 1024), encoding=encoding, errors="replace", newline="")
     reader = csv.reader(text, delimiter=delimiter)
-    next(reader, None)
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield reader.line_num, None, str(exc)
-            continue
-        if progress is not None:
-            progress(raw.consumed)
-        if sum(map(len, cells)) > MAX_ROW_CHARS:
-            yield reader.line_num, None, str(_l("The row is longer than %(n)d characters.", n=MAX_ROW_CHARS))
-        elif any(cells):
-            yield reader.line_num, cells, None
+    try:
+        next(reader, None)
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield reader.line_num, None, str(exc)
+                continue
+            if progress is not None:
+                progress(raw.consumed)
+            if sum(map(len, cells)) > MAX_ROW_CHARS:
+                yield reader.line_num, None, str(_l("The row is longer than %(n)d characters.", n=MAX_ROW_CHARS))
+            elif any(cells):
+                yield reader.line_num, cells, None
+    except (OSError, DecryptionError) as exc:
+        raise CsvProblem(_l("The uploaded file could not be read to the end.")) from exc
 
 
 def guess_mapping(header, fields):

@@ -6,6 +6,7 @@ import jinja2
 from flask import abort, current_app, get_flashed_messages, redirect, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
+from flask_babel.speaklater import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -81,6 +82,13 @@ def init_app(app):
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(_template_helpers)
+    app.jinja_env.finalize = _escape_lazy_strings
+
+
+def _escape_lazy_strings(value):
+    # Flask-Babel's lazy strings claim to be HTML (__html__), so Jinja would print a lazy message that
+    # quotes user input unescaped. Turned into plain text here, they are escaped like any other value.
+    return str(value) if isinstance(value, LazyString) else value
 
 
 # htmx settings: no injected inline styles (the CSP forbids them), no eval, no page copies in

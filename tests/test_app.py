@@ -163,3 +163,13 @@ def test_passwords_are_hashed_with_argon2id_at_production_cost(tmp_path):
     user.set_password("a long enough passphrase")
     assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,")
     assert user.check_password("a long enough passphrase") and not user.check_password("a long enough passphrasE")
+
+
+def test_lazy_messages_with_user_input_are_escaped(app):
+    from flask import render_template_string
+    from flask_babel import lazy_gettext
+
+    with app.test_request_context():
+        html = render_template_string("<p>{{ message }}</p>", message=lazy_gettext("%(label)s is required.",
+                                                                                   label="<script>alert(1)</script>"))
+    assert "<script>" not in html and "&lt;script&gt;" in html

@@ -342,3 +342,29 @@ def test_imported_encrypted_values_never_reach_disk_in_plain_text(tmp_path, capl
         for secret in secrets + ["Qwertzuiopa"]:
             assert secret.encode() not in data, f"{secret} found in {path.name}"
     assert not any(secret in caplog.text for secret in secrets)
+
+
+def test_an_undecryptable_stored_value_is_left_alone_and_reported(app, owner_client, owner):
+    audience.FieldSet(owner.account_id)
+    Field.update(encrypted=True).where((Field.account == owner.account_id) & (Field.key == "last_name")).execute()
+    with app.app_context():
+        known = audience.create_contact(audience.FieldSet(owner.account_id),
+                                        {"email": "known@example.com", "last_name": "Old"})
+    lost = "k9$" + known.sealed["last_name"].split("$", 1)[1]  # sealed under a key the ring no longer has
+    Contact.update(sealed={"last_name": lost}).where(Contact.id == known.id).execute()
+    job = new_import(owner_client, "email,last_name\nknown@example.com,New\n")
+    start(owner_client, job, mode="update")
+    job = Import.get_by_id(job.id)
+    assert (job.status, job.updated, job.skipped) == ("done", 0, 1)
+    assert "cannot be decrypted" in ImportRejection.get().reason
+    assert Contact.get_by_id(known.id).sealed == {"last_name": lost}
+
+
+def test_an_upload_that_vanished_fails_the_import_with_a_reason(app, owner_client, news):
+    job = new_import(owner_client, "email\nann@example.com\n")
+    (Path(app.instance_path) / "uploads" / job.upload_name).unlink()
+    page = owner_client.get(f"/imports/{job.id}").get_data(as_text=True)
+    assert "Start the import" in page  # the mapping still shows, without a preview
+    start(owner_client, job, mapping={0: "email"}, lists=[news.id])
+    job = Import.get_by_id(job.id)
+    assert job.status == "failed" and "could not be read" in job.error

@@ -4,9 +4,14 @@ import string
 
 import pytest
 
+from sendtex.crypto import EncryptedFileWriter
 from sendtex.mail.transport import send_system_mail
 from sendtex.models.accounts import Invitation, User
+from sendtex.models.contacts import Contact, Field, MailingList, Segment
+from sendtex.models.imports import Import
+from sendtex.models.jobs import Job
 from sendtex.models.mail import OutboxMessage
+from sendtex.uploads import uploads_dir
 from tests.conftest import login, make_account, make_user, post
 
 # Every URL that names an object of an account: (method, URL template, needs an owner).
@@ -16,10 +21,50 @@ URLS = [
     ("POST", "/team/members/{user}/role", True),
     ("POST", "/team/members/{user}/remove", True),
     ("GET", "/outbox/{outbox}", False),
+    ("GET", "/fields/{field}", False),
+    ("GET", "/fields/{field}/edit", False),
+    ("POST", "/fields/{field}", False),
+    ("POST", "/fields/{field}/move", False),
+    ("GET", "/fields/{field}/delete", False),
+    ("POST", "/fields/{field}/delete", False),
+    ("GET", "/fields/jobs/{field_job}", False),
+    ("GET", "/segments/{segment}", False),
+    ("POST", "/segments/{segment}", False),
+    ("POST", "/segments/{segment}/delete", False),
+    ("GET", "/segments/{segment}/export.csv", False),
+    ("GET", "/lists/{list}/export.csv", False),
+    ("GET", "/lists/{list}", False),
+    ("GET", "/lists/{list}/edit", False),
+    ("POST", "/lists/{list}/edit", False),
+    ("GET", "/lists/{list}/delete", False),
+    ("POST", "/lists/{list}/delete", False),
+    ("GET", "/contacts/{contact}", False),
+    ("GET", "/contacts/{contact}/row", False),
+    ("GET", "/contacts/{contact}/edit", False),
+    ("POST", "/contacts/{contact}/edit", False),
+    ("GET", "/contacts/{contact}/delete", False),
+    ("POST", "/contacts/{contact}/delete", False),
+    ("GET", "/contacts/jobs/{bulk_job}", False),
+    ("POST", "/contacts/jobs/{bulk_job}/cancel", False),
+    ("GET", "/imports/{finished_import}", False),
+    ("GET", "/imports/{finished_import}/progress", False),
+    ("GET", "/imports/{finished_import}/rejections.csv", False),
+    ("POST", "/imports/{finished_import}/cancel", False),
+    ("GET", "/imports/{draft_import}", False),
+    ("POST", "/imports/{draft_import}/start", False),
 ]
 
 MODELS = {"invitation": Invitation, "user": User, "outbox": OutboxMessage}
-FORM_DATA = {"/team/members/{user}/role": {"role": "owner"}}
+MODELS.update(field=Field, field_job=Job)
+MODELS.update(segment=Segment, list=MailingList)
+MODELS.update(contact=Contact, bulk_job=Job)
+MODELS.update(finished_import=Import, draft_import=Import)
+FORM_DATA = {"/team/members/{user}/role": {"role": "owner"},
+             "/imports/{draft_import}/start": {"column-0": "email", "mode": "update"}}
+FORM_DATA.update({"/fields/{field}": {"label": "Renamed"}, "/fields/{field}/move": {"direction": "up"}})
+FORM_DATA.update({"/segments/{segment}": {"name": "Renamed", "match": "all"}})
+FORM_DATA.update({"/lists/{list}/edit": {"name": "Renamed", "opt_in": "single", "visibility": "public"},
+                  "/contacts/{contact}/edit": {"first_name": "Renamed"}})
 
 
 def objects_of(app, account, label):
@@ -30,7 +75,27 @@ def objects_of(app, account, label):
         "invitation": Invitation.create(account=account, email=f"invitee@{label}.example", role="member"),
         "user": make_user(account, email=f"member@{label}.example", role="member", name=f"Member of {label}"),
         "outbox": OutboxMessage.get(OutboxMessage.account == account.id),
+        "field": Field.create(account=account, key="colour", label=f"Colour of {label}"),
+        "field_job": Job.create(account=account, kind="field_encryption", status="done",
+                                params={"field_id": 0, "key": "colour", "label": f"Colour of {label}", "encrypted": True}),
+        "segment": Segment.create(account=account, name=f"Segment of {label}", conditions=[]),
+        "list": MailingList.create(account=account, name=f"List of {label}"),
+        "contact": Contact.create(account=account, email=f"someone@{label}.example", email_digest=f"digest-{label}"),
+        "bulk_job": Job.create(account=account, kind="bulk_contacts", params={"action": "blocklist", "contact_ids": []}),
+        "finished_import": Import.create(account=account, original_name=f"{label}.csv", upload_name="gone.upload",
+                                         status="done", header=["email"]),
+        "draft_import": draft_import(app, account, label),
     }
+
+
+def draft_import(app, account, label):
+    """An uploaded file waiting for its column mapping."""
+    with app.app_context():
+        name = f"{label}.upload"
+        with EncryptedFileWriter(uploads_dir() / name, app.config["FIELD_KEYS"]) as writer:
+            writer.write(f"email\nsomeone@{label}.example\n".encode())
+    return Import.create(account=account, original_name=f"{label}.csv", upload_name=name, status="draft",
+                         header=["email"])
 
 
 def snapshot(model, object_id):

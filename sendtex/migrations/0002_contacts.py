@@ -145,7 +145,7 @@ def up(migrator, db):
         class Meta:
             database = db
             table_name = 'subscription'
-            indexes = ((('contact', 'mailing_list'), True), (('mailing_list', 'status'), False))
+            indexes = ((('contact', 'mailing_list'), True), (('mailing_list', 'status', 'contact'), False), (('mailing_list', 'contact'), False))
     db.create_tables([Subscription])
 
 

@@ -4,7 +4,7 @@ import secrets
 
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField, fn
 
-from sendtex.db import BaseModel
+from sendtex.db import BaseModel, db
 from sendtex.models.accounts import Account
 from sendtex.models.base import AccountOwned, utcnow
 
@@ -22,6 +22,8 @@ BUILTIN_KEYS = tuple(key for key, _, _ in BUILTIN_FIELDS)
 
 class JSONField(TextField):
     """A JSON document stored as text (portable across SQLite and PostgreSQL)."""
+
+    serialises = True  # db.bulk_insert converts only such fields
 
     def db_value(self, value):
         return None if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
@@ -54,6 +56,16 @@ class MailingList(AccountOwned):
                  .where(Subscription.mailing_list == self.id).group_by(Subscription.status))
         counts.update({row.status: row.n for row in query})
         return counts
+
+    @classmethod
+    def counts_for(cls, list_ids):
+        """counts_by_status of several lists in one query, as {list id: counts}."""
+        result = {list_id: dict.fromkeys(SUBSCRIPTION_STATUSES, 0) for list_id in list_ids}
+        query = (Subscription.select(Subscription.mailing_list, Subscription.status, fn.COUNT(Subscription.id).alias("n"))
+                 .where(Subscription.mailing_list.in_(list_ids)).group_by(Subscription.mailing_list, Subscription.status))
+        for row in query.tuples():
+            result[row[0]][row[1]] = row[2]
+        return result
 
 
 class Field(AccountOwned):
@@ -110,6 +122,19 @@ class Contact(AccountOwned):
         )
 
 
+def contact_ids_by_digest(account_id, digests):
+    """{digest: contact id} for the account's contacts among these digests."""
+    # Raw, parameterised SQL: Peewee renders a large IN list node by node, measured at a tenth of an import.
+    found, param = {}, db.obj.param
+    for start in range(0, len(digests), 900):
+        part = digests[start:start + 900]
+        cursor = db.execute_sql(
+            f"SELECT email_digest, id FROM contact WHERE account_id = {param} "
+            f"AND email_digest IN ({', '.join([param] * len(part))})", [account_id, *part])
+        found.update(cursor.fetchall())
+    return found
+
+
 class Subscription(BaseModel):
     """A contact's membership of one list."""
 
@@ -124,7 +149,9 @@ class Subscription(BaseModel):
     class Meta:
         indexes = (
             (("contact", "mailing_list"), True),
-            (("mailing_list", "status"), False),
+            # With the contact last, a list's members come in contact order: keyset pages need no sort.
+            (("mailing_list", "status", "contact"), False),
+            (("mailing_list", "contact"), False),
         )
 
 

@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from sendtex import audience
-from sendtex.csvimport import ATTRIBUTES_JSON, FULL_NAME, read_rows, split_full_name
+from sendtex.csvimport import ATTRIBUTES_JSON, FULL_NAME, CsvProblem, read_rows, split_full_name
 from sendtex.db import bulk_insert, db
 from sendtex.models.base import utcnow
 from sendtex.models.contacts import Contact, MailingList, Subscription, contact_ids_by_digest, new_uid
@@ -63,6 +63,8 @@ def _import_file(job):
                     step(job, done=last_progress[0])
             writer.flush()
             step(job, done=job.total)
+    except CsvProblem as exc:
+        raise Stopped(str(exc)) from exc
     finally:
         delete_upload(job.upload_name)
 
@@ -175,13 +177,19 @@ class ChunkWriter:
 
     def _update(self, rows, existing):
         ids = []
-        for _line, digest, values in rows:
+        for line, digest, values in rows:
             contact = existing.get(digest)
             if contact is None:
                 continue
-            # Empty cells never erase what a contact already has.
-            audience.write_values(contact, {key: value for key, value in values.items() if value is not None},
-                                  self.fields)
+            try:
+                # Empty cells never erase what a contact already has.
+                audience.write_values(contact, {key: value for key, value in values.items() if value is not None},
+                                      self.fields)
+            except audience.UndecryptableValue as exc:
+                self._reject(line, self._column_of(exc.key), _("The contact's stored %(field)s cannot be decrypted "
+                                                                "(a key is missing), so it was left unchanged.",
+                                                                field=self.fields.by_key[exc.key].label))
+                continue
             if self.job.mode == "blocklist":
                 contact.status = "blocklisted"
             contact.updated_at = utcnow()
