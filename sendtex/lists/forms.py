@@ -93,9 +93,11 @@ def status_choices():
 
 FIELD_TYPE_LABELS = {"text": _l("Text"), "number": _l("Number"), "date": _l("Date"), "boolean": _l("Yes or no"),
                      "choice": _l("Single choice")}
-# Built-in keys and the contact's own columns: a custom key equal to one would be ambiguous in imports and segments.
+# Built-in keys, the contact's own columns and the names contact forms use for themselves: a custom key
+# equal to one would be ambiguous in imports, segments and forms.
 RESERVED_FIELD_KEYS = frozenset(BUILTIN_KEYS + ("id", "uid", "status", "created_at", "updated_at", "lists", "list",
-                                                "email_digest", "attributes", "sealed", "account", "subscriptions"))
+                                                "email_digest", "attributes", "sealed", "account", "subscriptions",
+                                                "csrf_token", "next", "action", "q", "sort"))
 FIELD_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 MAX_CHOICES, CHOICE_MAX_LENGTH = 100, 100
 
