@@ -44,6 +44,8 @@ class Account(BaseModel):
     country = CharField(max_length=2, default="")
     vat_number = CharField(max_length=20, default="")
     phone = CharField(max_length=30, default="")
+    eu_only_sending = BooleanField(default=False)
+    daily_quota = IntegerField(default=500)  # messages per day; new accounts start small, staff raise it
 
     def owners(self):
         """The account's users with the owner role."""

@@ -1,0 +1,33 @@
+"""The operator's SMTP relays (not owned by an account)."""
+import secrets
+
+from peewee import BooleanField, CharField, DateTimeField, IntegerField, TextField
+
+from sendtex.db import BaseModel
+from sendtex.models.base import utcnow
+
+RELAY_SECURITY = ("starttls", "tls", "plain")
+RELAY_REGIONS = ("eu", "intl")
+
+
+class Relay(BaseModel):
+    """An SMTP relay campaigns can go out through; its password is stored sealed."""
+
+    uid = CharField(max_length=32, unique=True, default=lambda: secrets.token_urlsafe(12))
+    name = CharField(max_length=100, unique=True)
+    host = CharField(max_length=253)
+    port = IntegerField(default=587)
+    security = CharField(max_length=10, default="starttls")
+    username = CharField(max_length=200, default="")
+    password_sealed = TextField(default="")
+    max_connections = IntegerField(default=4)
+    max_per_second = IntegerField(default=50)
+    region = CharField(max_length=4, default="eu")
+    enabled = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def usable(cls, eu_only):
+        """Enabled relays, only those in the EU when eu_only is set."""
+        query = cls.select().where(cls.enabled == True)  # noqa: E712 (SQL comparison)
+        return query.where(cls.region == "eu") if eu_only else query
