@@ -40,9 +40,10 @@ def create_app(test_config=None):
 def _register_blueprints(app):
     from sendtex.accounts.routes import bp as accounts_bp
     from sendtex.auth.routes import bp as auth_bp
+    from sendtex.campaigns import bp as campaigns_bp
     from sendtex.lists import bp as lists_bp
     from sendtex.privacy.routes import bp as privacy_bp
     from sendtex.public.routes import bp as public_bp
 
-    for blueprint in (public_bp, auth_bp, accounts_bp, lists_bp, privacy_bp):
+    for blueprint in (public_bp, auth_bp, accounts_bp, lists_bp, campaigns_bp, privacy_bp):
         app.register_blueprint(blueprint)

@@ -21,6 +21,12 @@ DEFAULTS = {
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_KIB": 65536,
     "JOB_LEASE_SECONDS": 60,
+    "SEND_BATCH_SIZE": 200,
+    "SEND_RETRY_PERIOD_SECONDS": 48 * 3600,
+    "SEND_RETRY_FIRST_DELAY_SECONDS": 60,
+    "SEND_PAUSE_WINDOW": 200,
+    "SEND_PAUSE_FAILURE_RATE": 0.2,
+    "LIST_UNSUBSCRIBE_MAILTO": "",
     "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
     "IMPORT_CHUNK_ROWS": 2000,
     "LOGIN_MAX_FAILURES": 5,
@@ -35,6 +41,8 @@ DEFAULTS = {
     "SMTP_PASSWORD": "",
     "SMTP_TIMEOUT": 30,
     "OUTBOX_DIR": "",  # empty: <instance>/outbox
+    "DNS_RESOLVER": "",  # empty: the system's resolver; else host or host:port ([v6]:port), for "Check DNS"
+    "DNS_TIMEOUT": 5,
     "CONTROLLER_NAME": "Sendtex operator",
     "CONTROLLER_ADDRESS": "Street 1, 1000 City, Country",
     "CONTROLLER_VAT": "",

@@ -123,7 +123,7 @@ def inspect(upload_name):
 def read_rows(upload_name, encoding, delimiter, progress=None):
     """Yield (line number, cells or None, problem) for every row after the header; bounded memory."""
     raw = _ChunkReader(read_upload(upload_name))
-    text = io.TextIOWrapper(io.BufferedReader(raw, 256 * 1024), encoding=encoding, errors="replace", newline="")
+    text = io.TextIOWrapper(io.BufferedReader(raw, 64 * 1024), encoding=encoding, errors="replace", newline="")
     reader = csv.reader(text, delimiter=delimiter)
     try:
         next(reader, None)
@@ -133,7 +133,7 @@ def read_rows(upload_name, encoding, delimiter, progress=None):
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield reader.line_num, None, str(exc)
+                yield reader.line_num, None, str(_l("This row cannot be read as CSV: %(reason)s", reason=exc))
                 continue
             if progress is not None:
                 progress(raw.consumed)

@@ -59,6 +59,7 @@ class Campaign(AccountOwned):
     timezone = CharField(max_length=64, default="UTC")
     started_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
+    lease_until = DateTimeField(null=True)  # renewed while a worker sends; expired while sending = worker died
     # Counters follow the ledger; recount() rebuilds them from it.
     total = IntegerField(default=0)
     sent = IntegerField(default=0)
@@ -87,7 +88,8 @@ class Delivery(BaseModel):
     contact = ForeignKeyField(Contact, null=True, on_delete="SET NULL")
     status = CharField(max_length=8, default="queued")
     attempts = IntegerField(default=0)
-    # A worker holds a batch until lease_until; after that another worker may take it over.
+    # A worker holds a batch (rows with its claim) until lease_until; after that another may take it over.
+    claim = CharField(max_length=32, null=True)
     lease_until = DateTimeField(null=True)
     next_attempt_at = DateTimeField(null=True)
     sent_at = DateTimeField(null=True)

@@ -1,0 +1,1 @@
+"""Views of the campaigns area, one module per subject."""
