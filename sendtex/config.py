@@ -70,6 +70,8 @@ def _cast(raw, default):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     if isinstance(default, list):
         return [part.strip() for part in raw.split(",") if part.strip()]
     return raw
