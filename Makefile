@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 CATALOGS := $(wildcard sendtex/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: run test bench install install-test chromium translations extract-messages clean
+.PHONY: run test bench install install-test test-packages translations extract-messages clean
 
 run: install
 	$(BIN)/sendtex init-db
 	$(BIN)/sendtex demo
 	$(BIN)/sendtex serve
 
-test: install-test chromium
+test: install-test test-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install-test
@@ -39,12 +39,16 @@ translations: $(CATALOGS:.po=.mo)
 %.mo: %.po
 	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ -l $(word 3,$(subst /, ,$<)) --statistics 2>&1 | tail -1
 
-# Debian's Chromium for the browser tests; skipped (the tests then say why) when it cannot be installed.
-chromium:
-	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "Installing Debian's chromium for the browser tests"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-			|| echo "chromium could not be installed; browser tests will be skipped"; \
+# Debian packages the tests drive: chromium (browser tests), opendkim + opendkim-tools (DKIM verification).
+# Outside CI a test whose package cannot be installed is skipped and says why; in CI it fails.
+test-packages:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	{ command -v opendkim || [ -x /usr/sbin/opendkim ]; } >/dev/null 2>&1 || missing="$$missing opendkim opendkim-tools"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's$$missing for the tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+			|| echo "$$missing could not be installed; the tests that need them will be skipped"; \
 	fi
 
 # Refresh the message catalogs after changing user-facing text.

@@ -44,6 +44,7 @@ def _register_blueprints(app):
     from sendtex.lists import bp as lists_bp
     from sendtex.privacy.routes import bp as privacy_bp
     from sendtex.public.routes import bp as public_bp
+    from sendtex.tracking.routes import bp as tracking_bp
 
-    for blueprint in (public_bp, auth_bp, accounts_bp, lists_bp, campaigns_bp, privacy_bp):
+    for blueprint in (public_bp, auth_bp, accounts_bp, lists_bp, campaigns_bp, privacy_bp, tracking_bp):
         app.register_blueprint(blueprint)

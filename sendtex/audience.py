@@ -23,6 +23,8 @@ TEXT_MAX = 2000
 TRUE_WORDS = {"1", "true", "yes", "y", "ja", "j", "on", "x", "waar"}
 FALSE_WORDS = {"0", "false", "no", "n", "nee", "off", "", "onwaar"}
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y")
+# The built-in fields' labels are stored in English; pages and messages show them in the reader's language.
+BUILTIN_LABELS = {"email": _l("E-mail address"), "first_name": _l("First name"), "last_name": _l("Last name")}
 # Messages never repeat the refused value: it may belong to an encrypted field and end up stored in a report.
 # Addresses this strict pattern accepts are valid for email-validator as well; anything else
 # (unicode, quoted local parts, odd domains) takes the full check. Imports of millions need the fast path.
@@ -40,6 +42,11 @@ def fast_normalise_email(value):
     return normalise_email(value)
 
 
+def field_label(field):
+    """The label to show for a field: built-in ones in the reader's language."""
+    return BUILTIN_LABELS.get(field.key, field.label) if field.builtin else field.label
+
+
 def coerce(field, raw):
     """The typed value of raw text for a field (None when empty); Invalid with a reason otherwise."""
     text = "" if raw is None else str(raw).strip()
@@ -47,10 +54,10 @@ def coerce(field, raw):
         return fast_normalise_email(text)
     if text == "" and field.type != "boolean":
         if field.required:
-            raise Invalid(_l("%(label)s is required.", label=field.label))
+            raise Invalid(_l("%(label)s is required.", label=field_label(field)))
         return None
     if len(text) > TEXT_MAX:
-        raise Invalid(_l("%(label)s is longer than %(n)d characters.", label=field.label, n=TEXT_MAX))
+        raise Invalid(_l("%(label)s is longer than %(n)d characters.", label=field_label(field), n=TEXT_MAX))
     return _COERCERS[field.type](field, text)
 
 
@@ -64,7 +71,7 @@ def _number(field, text):
     except ValueError:
         number = float("nan")
     if number != number:
-        raise Invalid(_l("%(label)s must be a number.", label=field.label))
+        raise Invalid(_l("%(label)s must be a number.", label=field_label(field)))
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
@@ -74,7 +81,7 @@ def _date(field, text):
             return datetime.datetime.strptime(text, pattern).date().isoformat()
         except ValueError:
             continue
-    raise Invalid(_l("%(label)s must be a date like 2026-12-31.", label=field.label))
+    raise Invalid(_l("%(label)s must be a date like 2026-12-31.", label=field_label(field)))
 
 
 def _boolean(field, text):
@@ -83,14 +90,15 @@ def _boolean(field, text):
         return True
     if word in FALSE_WORDS:
         return False
-    raise Invalid(_l("%(label)s must be yes or no.", label=field.label))
+    raise Invalid(_l("%(label)s must be yes or no.", label=field_label(field)))
 
 
 def _choice(field, text):
     for option in field.choices:
         if option.lower() == text.lower():
             return option
-    raise Invalid(_l("%(label)s must be one of %(options)s.", label=field.label, options=", ".join(field.choices)))
+    raise Invalid(_l("%(label)s must be one of %(options)s.", label=field_label(field),
+                     options=", ".join(field.choices)))
 
 
 _COERCERS = {"text": _text, "number": _number, "date": _date, "boolean": _boolean, "choice": _choice}
@@ -136,7 +144,7 @@ class FieldSet:
         for field in self.fields:
             if field.key not in raw_values:
                 if not partial and field.required:
-                    errors[field.key] = str(_l("%(label)s is required.", label=field.label))
+                    errors[field.key] = str(_l("%(label)s is required.", label=field_label(field)))
                 continue
             try:
                 values[field.key] = coerce(field, raw_values[field.key])

@@ -116,3 +116,22 @@ def bulk_insert(model, fields, rows, on_conflict=""):
             for index, convert in converting:
                 row[index] = convert(row[index])
     database.cursor().executemany(sql, prepared)
+
+
+def update_by_id(model, row_id, **changes):
+    """UPDATE one row by id with plain values, through a statement rendered once per set of columns."""
+    # Per-message bookkeeping of a campaign: Peewee rendering its UPDATE cost ~250 µs a message.
+    database = db.obj
+    opening, closing = database.quote
+    columns = tuple(sorted(changes))
+    key = (model._meta.table_name, columns, database.param)
+    sql = _update_statements.get(key)
+    if sql is None:
+        fields = model._meta.fields
+        assignments = ", ".join(f"{opening}{fields[name].column_name}{closing} = {database.param}" for name in columns)
+        sql = _update_statements[key] = (f"UPDATE {opening}{model._meta.table_name}{closing} SET {assignments} "
+                                         f"WHERE {opening}id{closing} = {database.param}")
+    database.execute_sql(sql, [changes[name] for name in columns] + [row_id])
+
+
+_update_statements = {}

@@ -160,12 +160,13 @@ class _Checker:
             raise Invalid(_l("There is no field “%(key)s”.", key=key[:40]))
         allowed = ops_for(field)
         if not allowed and field.encrypted:
-            raise Invalid(_l("%(label)s is encrypted, so it cannot be used in a segment.", label=field.label))
+            raise Invalid(_l("%(label)s is encrypted, so it cannot be used in a segment.",
+                             label=audience.field_label(field)))
         if not allowed:
-            raise Invalid(_l("%(label)s cannot be used in a segment.", label=field.label))
+            raise Invalid(_l("%(label)s cannot be used in a segment.", label=audience.field_label(field)))
         if op not in allowed:
             raise Invalid(_l("“%(op)s” is not a way to compare %(label)s.", op=OP_LABELS.get(op, op[:20]),
-                             label=field.label))
+                             label=audience.field_label(field)))
         if op in VALUELESS_OPS:
             return {"field": key, "op": op}
         if key == "email" and op in ENCRYPTED_EMAIL_OPS:
@@ -174,11 +175,12 @@ class _Checker:
 
     def value(self, field, op, raw):
         if raw is None or isinstance(raw, (bool, list, dict)) or str(raw).strip() == "":
-            raise Invalid(_l("Enter a value to compare %(label)s with.", label=field.label))
+            raise Invalid(_l("Enter a value to compare %(label)s with.", label=audience.field_label(field)))
         if op in ("contains", "starts_with"):
             text = str(raw).strip()
             if len(text) > audience.TEXT_MAX:
-                raise Invalid(_l("%(label)s is longer than %(n)d characters.", label=field.label, n=audience.TEXT_MAX))
+                raise Invalid(_l("%(label)s is longer than %(n)d characters.", label=audience.field_label(field),
+                                 n=audience.TEXT_MAX))
             return text.lower() if field.key == "email" else text
         return audience.coerce(field, raw)
 

@@ -6,12 +6,13 @@ import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from peewee import fn
+from peewee import Value, fn
 
 from sendtex import segments
 from sendtex.db import db
 from sendtex.models.base import utcnow
-from sendtex.models.campaigns import Campaign, Delivery, SendingDomain
+from sendtex.domains import verified_domain_for
+from sendtex.models.campaigns import Campaign, Delivery
 from sendtex.models.contacts import Contact, MailingList, Subscription
 from sendtex.models.relays import Relay
 
@@ -42,9 +43,7 @@ def audience(campaign):
 
 def sender_domain(campaign):
     """The account's verified sending domain of the campaign's from address, or None."""
-    domain = campaign.from_email.rpartition("@")[2].lower()
-    return SendingDomain.for_account(campaign.account_id).where(
-        (SendingDomain.domain == domain) & SendingDomain.verified_at.is_null(False)).first()
+    return verified_domain_for(campaign.account_id, campaign.from_email)
 
 
 def sent_today(account_id):
@@ -101,8 +100,10 @@ def start(campaign):
             reasons = preflight(campaign)
             if reasons:
                 raise CannotStart(reasons)
-            Delivery.insert_from(audience(campaign).select(Contact.id, campaign.id),
-                                 fields=[Delivery.contact, Delivery.campaign]).on_conflict_ignore().execute()
+            # Defaults are spelled out: INSERT ... SELECT does not apply Peewee's Python-side defaults.
+            snapshot = audience(campaign).select(Contact.id, campaign.id, Value("queued"), Value(0), Value(""))
+            Delivery.insert_from(snapshot, fields=[Delivery.contact, Delivery.campaign, Delivery.status,
+                                                   Delivery.attempts, Delivery.error]).on_conflict_ignore().execute()
         campaign.status, campaign.status_reason = "sending", ""
         campaign.started_at = campaign.started_at or utcnow()
         campaign.lease_until = utcnow()  # free for the first worker to take

@@ -3,7 +3,7 @@ import datetime
 from urllib.parse import urlsplit
 
 import jinja2
-from flask import abort, current_app, get_flashed_messages, redirect, render_template, request, session
+from flask import abort, current_app, get_flashed_messages, has_request_context, redirect, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_babel.speaklater import LazyString
@@ -132,6 +132,8 @@ def _load_user(session_id):
 def select_locale():
     """The user's language, else the session's choice, else the browser's, else the default."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # a task (e.g. a template check in the worker) translates to the default
+        return current_app.config["DEFAULT_LANGUAGE"]
     if current_user.is_authenticated and current_user.language in languages:
         return current_user.language
     if session.get("lang") in languages:

@@ -1,16 +1,20 @@
 """One account can never see or change another account's objects by putting their id in a URL."""
+import datetime
 import re
 import string
 
 import pytest
 
+from sendtex import audience
 from sendtex.crypto import EncryptedFileWriter
 from sendtex.mail.transport import send_system_mail
 from sendtex.models.accounts import Invitation, User
+from sendtex.models.base import utcnow
 from sendtex.models.contacts import Contact, Field, MailingList, Segment
 from sendtex.models.imports import Import
 from sendtex.models.jobs import Job
 from sendtex.models.mail import OutboxMessage
+from sendtex.models.campaigns import Campaign, Layout, SendingDomain
 from sendtex.uploads import uploads_dir
 from tests.conftest import login, make_account, make_user, post
 
@@ -52,6 +56,33 @@ URLS = [
     ("POST", "/imports/{finished_import}/cancel", False),
     ("GET", "/imports/{draft_import}", False),
     ("POST", "/imports/{draft_import}/start", False),
+    ("GET", "/domains/{domain}", False),
+    ("POST", "/domains/{domain}/check", False),
+    ("POST", "/domains/{domain}/key", False),
+    ("GET", "/domains/{domain}/delete", False),
+    ("POST", "/domains/{domain}/delete", False),
+    ("GET", "/campaigns/{campaign}", False),
+    ("POST", "/campaigns/{campaign}", False),
+    ("POST", "/campaigns/{campaign}/draft", False),
+    ("GET", "/campaigns/{campaign}/preview", False),
+    ("GET", "/campaigns/{campaign}/message", False),
+    ("POST", "/campaigns/{campaign}/message", False),
+    ("POST", "/campaigns/{campaign}/duplicate", False),
+    ("POST", "/campaigns/{campaign}/delete", False),
+    ("GET", "/campaigns/{campaign}/test", False),
+    ("POST", "/campaigns/{campaign}/test", False),
+    ("GET", "/campaigns/{campaign}/schedule", False),
+    ("POST", "/campaigns/{campaign}/schedule", False),
+    ("POST", "/campaigns/{scheduled_campaign}/unschedule", False),
+    ("GET", "/campaigns/{campaign}/send", False),
+    ("POST", "/campaigns/{campaign}/send", False),
+    ("POST", "/campaigns/{sending_campaign}/pause", False),
+    ("POST", "/campaigns/{paused_campaign}/resume", False),
+    ("POST", "/campaigns/{sending_campaign}/cancel", False),
+    ("GET", "/campaigns/{sending_campaign}/progress", False),
+    ("GET", "/layouts/{layout}", False),
+    ("POST", "/layouts/{layout}", False),
+    ("POST", "/layouts/{layout}/delete", False),
 ]
 
 MODELS = {"invitation": Invitation, "user": User, "outbox": OutboxMessage}
@@ -59,12 +90,20 @@ MODELS.update(field=Field, field_job=Job)
 MODELS.update(segment=Segment, list=MailingList)
 MODELS.update(contact=Contact, bulk_job=Job)
 MODELS.update(finished_import=Import, draft_import=Import)
+MODELS.update(domain=SendingDomain)
+MODELS.update(campaign=Campaign, scheduled_campaign=Campaign, sending_campaign=Campaign, paused_campaign=Campaign,
+              layout=Layout)
 FORM_DATA = {"/team/members/{user}/role": {"role": "owner"},
              "/imports/{draft_import}/start": {"column-0": "email", "mode": "update"}}
 FORM_DATA.update({"/fields/{field}": {"label": "Renamed"}, "/fields/{field}/move": {"direction": "up"}})
 FORM_DATA.update({"/segments/{segment}": {"name": "Renamed", "match": "all"}})
 FORM_DATA.update({"/lists/{list}/edit": {"name": "Renamed", "opt_in": "single", "visibility": "public"},
                   "/contacts/{contact}/edit": {"first_name": "Renamed"}})
+FORM_DATA.update({"/campaigns/{campaign}": {"name": "Renamed"}, "/campaigns/{campaign}/draft": {"html": "<p>Typed</p>"},
+                  "/campaigns/{campaign}/message": {"email": "reader@alpha.example"},
+                  "/campaigns/{campaign}/test": {"addresses": "me@example.com"},
+                  "/campaigns/{campaign}/schedule": {"date": "2999-01-01", "time": "09:00", "timezone": "UTC"},
+                  "/layouts/{layout}": {"name": "Renamed", "html": "<div>{{ content }}</div>"}})
 
 
 def objects_of(app, account, label):
@@ -85,6 +124,26 @@ def objects_of(app, account, label):
         "finished_import": Import.create(account=account, original_name=f"{label}.csv", upload_name="gone.upload",
                                          status="done", header=["email"]),
         "draft_import": draft_import(app, account, label),
+        "domain": SendingDomain.create(account=account, domain=f"{label}.example"),
+        **campaign_objects(app, account, label),
+    }
+
+
+def campaign_objects(app, account, label):
+    """Campaigns ready to send (draft, scheduled, sending, paused) to one reader, and a layout."""
+    SendingDomain.create(account=account, domain=f"campaigns.{label}.example", verified_at=utcnow())
+    readers = MailingList.create(account=account, name=f"Readers of {label}")
+    with app.app_context():
+        audience.create_contact(audience.FieldSet(account.id), {"email": f"reader@{label}.example"}, [readers.id])
+    ready = dict(name=f"Campaign of {label}", subject=f"News of {label}", html=f"<p>News of {label}</p>",
+                 from_email=f"news@campaigns.{label}.example", list_ids=[readers.id])
+    later = utcnow() + datetime.timedelta(days=1)
+    return {
+        "campaign": Campaign.create(account=account, **ready),
+        "scheduled_campaign": Campaign.create(account=account, status="scheduled", scheduled_at=later, **ready),
+        "sending_campaign": Campaign.create(account=account, status="sending", lease_until=later, **ready),
+        "paused_campaign": Campaign.create(account=account, status="paused", **ready),
+        "layout": Layout.create(account=account, name=f"Layout of {label}", html="<div>{{ content }}</div>"),
     }
 
 

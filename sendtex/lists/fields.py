@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import IntegrityError, fn
 
-from sendtex.audience import FieldSet
+from sendtex.audience import FieldSet, field_label
 from sendtex.db import db
 from sendtex.lists import bp
 from sendtex.lists.forms import (
@@ -20,7 +20,6 @@ from sendtex.tasks.fields import (
 from sendtex.web import error_response, owned_or_404, redirect_to, render, render_form
 
 BUSY = _l("This field is busy with a background job. Wait until it is done, then try again.")
-BUILTIN_LABELS = {"email": _l("E-mail address"), "first_name": _l("First name"), "last_name": _l("Last name")}
 
 
 @bp.context_processor
@@ -28,9 +27,8 @@ def _field_helpers():
     return dict(field_label=field_label, field_type_labels=FIELD_TYPE_LABELS)
 
 
-def field_label(field):
-    """The label to show for a field: built-in ones in the reader's language."""
-    return BUILTIN_LABELS.get(field.key, field.label) if field.builtin else field.label
+# Also a global: macros imported without context (lists/_contact_macros.html) show field labels too.
+bp.add_app_template_global(field_label, "field_label")
 
 
 def _new_field_form(**kwargs):

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from sendtex import segments
-from sendtex.audience import FieldSet
+from sendtex.audience import FieldSet, field_label
 from sendtex.lists import bp
 from sendtex.lists.forms import SegmentForm
 from sendtex.models.base import utcnow
@@ -207,7 +207,7 @@ class Editor:
             if field.encrypted:
                 note = _("encrypted: can only be matched exactly") if usable \
                     else _("encrypted: cannot be used in segments")
-            options.append((field.key, field.label, note, usable))
+            options.append((field.key, field_label(field), note, usable))
         return dict(field_options=options, lists=self.lists, contact_statuses=segments.CONTACT_STATUS_LABELS,
                     subscription_statuses=segments.SUBSCRIPTION_STATUS_LABELS)
 

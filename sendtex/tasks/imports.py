@@ -186,9 +186,10 @@ class ChunkWriter:
                 audience.write_values(contact, {key: value for key, value in values.items() if value is not None},
                                       self.fields)
             except audience.UndecryptableValue as exc:
+                label = audience.field_label(self.fields.by_key[exc.key])
                 self._reject(line, self._column_of(exc.key), _("The contact's stored %(field)s cannot be decrypted "
                                                                 "(a key is missing), so it was left unchanged.",
-                                                                field=self.fields.by_key[exc.key].label))
+                                                                field=label))
                 continue
             if self.job.mode == "blocklist":
                 contact.status = "blocklisted"

@@ -8,8 +8,11 @@ therefore be idempotent (doing a step twice changes nothing).
 import logging
 
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from huey import crontab
 
+from sendtex.models.accounts import User
 from sendtex.models.base import utcnow
 from sendtex.models.jobs import Job
 from sendtex.queue import huey
@@ -90,9 +93,22 @@ def run_tracked(model, row_id, handler):
         finish(work, "failed", str(exc))
     except Exception:  # the page shows a failed job; the log keeps the details (never cell values)
         log.exception("%s %s failed", model.__name__, row_id)
-        finish(work, "failed", "The job stopped because of an internal error. It has been logged.")
+        finish(work, "failed", _internal_error(work))
     else:
         finish(work, "done")
+
+
+def _internal_error(work):
+    """The reason an unexpected failure shows, in the language of whoever started the work."""
+    language = (getattr(work, "params", None) or {}).get("language")
+    try:
+        if not language and getattr(work, "user_id", None):
+            user = User.get_or_none(User.id == work.user_id)
+            language = user.language if user else None
+    except Exception:  # noqa: BLE001  (the message must never fail the error handling)
+        language = None
+    with force_locale(language or current_app.config["DEFAULT_LANGUAGE"]):
+        return _("The job stopped because of an internal error. It has been logged.")
 
 
 @huey.task()

@@ -21,4 +21,23 @@
       ? "De server is niet bereikbaar. Controleer uw verbinding."
       : "The server cannot be reached. Check your connection.");
   });
+
+  // Copy buttons (data-copy: the id of the field to copy) are hidden in the HTML: they need this script.
+  function showCopyButtons(root) {
+    root.querySelectorAll("button[data-copy]").forEach(function (button) { button.hidden = false; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { showCopyButtons(document); });
+  document.addEventListener("htmx:load", function (event) { showCopyButtons(event.target); });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-copy]") : null;
+    var field = button && document.getElementById(button.dataset.copy);
+    if (!field) { return; }
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).catch(function () { document.execCommand("copy"); });
+    } else {
+      document.execCommand("copy");
+    }
+    button.textContent = button.dataset.copied;
+  });
 })();

@@ -1,0 +1,1 @@
+"""Per-message endpoints: the open image, the click redirect and the unsubscribe page (RFC 8058 one-click)."""

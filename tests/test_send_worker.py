@@ -1,0 +1,80 @@
+"""A real Huey consumer sends a campaign into a real SMTP server; killed with SIGKILL mid-campaign and
+restarted, it completes: nobody skipped, duplicates bounded by the messages in flight at the kill."""
+import collections
+import signal
+import time
+
+import pytest
+
+from sendtex.db import db
+from sendtex.models.campaigns import Campaign, Delivery
+from tests.conftest import make_app
+from tests.test_import_worker import start_worker, wait_for
+from tests.test_sending import Relaying, make_campaign
+
+RECIPIENTS = 1500
+
+
+class SlowRelay(Relaying):
+    """Takes a few milliseconds a message, so the kill lands mid-campaign."""
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        await asyncio.sleep(0.003)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def slow_relay():
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    handler = SlowRelay()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    yield handler
+    controller.stop()
+
+
+def test_campaign_completes_after_the_worker_is_killed(tmp_path, slow_relay):
+    app = make_app(tmp_path, HUEY_IMMEDIATE=False, JOB_LEASE_SECONDS=2, SEND_BATCH_SIZE=50)
+    campaign = make_campaign(app, [f"p{n}@example.com" for n in range(RECIPIENTS)], slow_relay.port)
+    with app.app_context():
+        from sendtex import sending
+
+        sending.start(campaign)
+    db.close()
+
+    log = open(tmp_path / "worker.log", "wb")
+    first = start_worker(app.instance_path, log)
+    try:
+        wait_for(lambda: len(slow_relay.messages) >= 200, 60, "the first messages")
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        sent_before_restart = len(slow_relay.messages)
+        assert sent_before_restart < RECIPIENTS, "the kill did not land mid-campaign"
+        time.sleep(0.2)
+        second = start_worker(app.instance_path, log)
+        try:
+            wait_for(lambda: Campaign.get_by_id(campaign.id).status in ("sent", "paused", "failed"), 120,
+                     "the campaign to finish")
+        finally:
+            second.terminate()
+            second.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        log.close()
+
+    with db.connection_context():
+        done = Campaign.get_by_id(campaign.id)
+        assert done.status == "sent", (tmp_path / "worker.log").read_text()[-3000:]
+        statuses = collections.Counter(d.status for d in Delivery.select().where(Delivery.campaign == campaign.id))
+        assert statuses == {"sent": RECIPIENTS} and done.sent == RECIPIENTS
+    received = collections.Counter(m.rcpt_tos[0] for m in slow_relay.messages)
+    assert len(received) == RECIPIENTS  # nobody skipped
+    duplicates = sum(received.values()) - RECIPIENTS
+    assert duplicates <= 1, f"{duplicates} duplicates: more than the one message in flight at the kill"
