@@ -6,7 +6,6 @@ Usage: python bench/bench_send.py [recipients] [--dkim]   (default 20,000).
 Prints ratio=<campaign msgs/s ÷ baseline msgs/s> last. Needs /usr/sbin/smtp-sink (Debian's postfix).
 """
 import multiprocessing
-import os
 import resource
 import shutil
 import smtplib
@@ -88,6 +87,19 @@ def make_campaign(port, recipients, dkim):
                            from_name="Bench Shop", from_email="news@shop.example", list_ids=[news.id], html=HTML)
 
 
+def message_size(campaign):
+    """Size of one message of the campaign as sent, so the baseline sends bytes of the same size."""
+    from sendtex import audience
+    from sendtex.mail import render
+    from sendtex.mail.message import MessageTemplate
+
+    fields = audience.FieldSet(campaign.account_id)
+    subject, html, text = render.compile_campaign(campaign, fields, for_sending=False).render({"first_name": "Ann"})
+    template = MessageTemplate(campaign.from_name, campaign.from_email, "", "1.lists.shop.example", campaign.name,
+                               "shop.example")
+    return len(template.build("p1@example.com", subject, html, text, ["https://mail.shop.example/u/x"], "c1.d1")[0])
+
+
 def run_campaign(instance, port, recipients, dkim, queue):
     """In a child process, so its peak memory is the sender's own."""
     from sendtex import create_app, sending
@@ -104,6 +116,7 @@ def run_campaign(instance, port, recipients, dkim, queue):
         elapsed = time.perf_counter() - started
         campaign = Campaign.get_by_id(campaign.id)
         queue.put({"elapsed": elapsed, "status": campaign.status, "sent": campaign.sent,
+                   "message_bytes": message_size(campaign),
                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                    "rss_before_mb": rss_before / 1024})
 
@@ -139,11 +152,11 @@ def main():
             result = queue.get()
             child.join()
         assert result["status"] == "sent" and result["sent"] == recipients, result
-        base = baseline(port, recipients, 4000)
+        base = baseline(port, recipients, result["message_bytes"])
     finally:
         sink.terminate()
     ours, theirs = recipients / result["elapsed"], recipients / base
-    print(f"recipients={recipients} dkim={'on' if dkim else 'off'} pid={os.getpid()}")
+    print(f"recipients={recipients} dkim={'on' if dkim else 'off'} message={result['message_bytes']} bytes")
     print(f"sendtex campaign: {result['elapsed']:.1f} s, {ours:,.0f} msgs/s, peak RSS {result['peak_rss_mb']:.0f} MB "
           f"(before sending {result['rss_before_mb']:.0f} MB)")
     print(f"baseline smtplib loop, pre-built bytes, 1 connection: {base:.1f} s, {theirs:,.0f} msgs/s")
