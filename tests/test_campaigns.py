@@ -34,7 +34,8 @@ def make_campaign(account, **fields):
     """A campaign of the account that could be sent from acme.example."""
     values = dict(name="Spring news", subject="Hello {{ contact.first_name | default('there') }}",
                   from_name="Acme", from_email="news@acme.example",
-                  html='<p>Hi {{ contact.first_name | default("there") }},</p><p><a href="https://acme.example/">Shop</a></p>')
+                  html='<p>Hi {{ contact.first_name | default("there") }},</p>'
+                       '<p><a href="https://acme.example/">Shop</a></p>')
     values.update(fields)
     return Campaign.create(account=account, **values)
 
@@ -166,7 +167,8 @@ def test_save_campaign(app, owner_client, account, campaign, news):
     response = post(owner_client, f"/campaigns/{campaign.id}", data)
     assert response.status_code == 303 and response.headers["Location"] == f"/campaigns/{campaign.id}"
     saved = Campaign.get_by_id(campaign.id)
-    assert (saved.name, saved.from_email, saved.reply_to) == ("Summer news", "news@acme.example", "replies@acme.example")
+    assert (saved.name, saved.from_email, saved.reply_to) == (
+        "Summer news", "news@acme.example", "replies@acme.example")
     assert (saved.list_ids, saved.segment_id, saved.layout_id) == ([news.id], segment.id, layout.id)
     assert (saved.track_opens, saved.track_clicks, saved.text_by_hand) == (True, False, False)
     assert "Summer" in saved.text and "Sun and sea." in saved.text and "<" not in saved.text
@@ -228,7 +230,8 @@ def test_another_accounts_list_segment_or_layout_is_refused(app, owner_client, a
 
 
 def test_template_errors_are_shown_with_their_line(owner_client, account, campaign):
-    response = post(owner_client, f"/campaigns/{campaign.id}", editor_data(html="<p>one</p>\n<p>{{ contact.first_name </p>"))
+    broken = "<p>one</p>\n<p>{{ contact.first_name </p>"
+    response = post(owner_client, f"/campaigns/{campaign.id}", editor_data(html=broken))
     assert response.status_code == 422
     assert re.search(r"Line 2: ", text(response))
     assert "{{ contact.first_name </p>" not in Campaign.get_by_id(campaign.id).html
@@ -384,7 +387,8 @@ def test_view_as_contact_with_encrypted_email(app, owner_client, account, campai
     Field.update(encrypted=True).where((Field.account == account.id) & (Field.key == "email")).execute()
     with app.app_context():
         add_contacts(app, account, MailingList.get_by_id(campaign.list_ids[0]), ["secret@example.com"])
-    assert "Hello Secret" in text(post(owner_client, f"/campaigns/{campaign.id}/message", {"email": "secret@example.com"}))
+    response = post(owner_client, f"/campaigns/{campaign.id}/message", {"email": "secret@example.com"})
+    assert "Hello Secret" in text(response)
 
 
 # Duplicate and delete
@@ -397,7 +401,8 @@ def test_duplicate_makes_a_draft_copy(owner_client, account, campaign, htmx):
     copy = Campaign.select().order_by(Campaign.id.desc()).get()
     location = response.headers["HX-Redirect" if htmx else "Location"]
     assert location == f"/campaigns/{copy.id}" and copy.id != campaign.id
-    assert (copy.name, copy.status, copy.total, copy.sent, copy.started_at) == ("Copy of Spring news", "draft", 0, 0, None)
+    assert (copy.name, copy.status, copy.total, copy.sent, copy.started_at) == (
+        "Copy of Spring news", "draft", 0, 0, None)
     assert (copy.subject, copy.html, copy.list_ids, copy.from_email, copy.track_clicks) == (
         campaign.subject, campaign.html, campaign.list_ids, campaign.from_email, False)
 
@@ -499,7 +504,8 @@ def test_schedule_refuses_a_campaign_that_could_not_start(owner_client, account,
     assert response.status_code == 422
     body = text(response)
     assert "The campaign cannot be scheduled yet:" in body
-    assert "<li>Write a subject.</li>" in body and "<li>Choose the lists or the segment the campaign goes to.</li>" in body
+    assert "<li>Write a subject.</li>" in body
+    assert "<li>Choose the lists or the segment the campaign goes to.</li>" in body
     assert Campaign.get_by_id(campaign.id).status == "draft"
 
 
@@ -556,7 +562,8 @@ def sending_campaign(campaign, sent=1, queued=2):
     for index, contact in enumerate(contacts[:sent + queued]):
         Delivery.create(campaign=campaign, contact=contact, status="sent" if index < sent else "queued",
                         sent_at=utcnow() if index < sent else None)
-    Campaign.update(status="sending", started_at=utcnow(), lease_until=utcnow() + datetime.timedelta(minutes=5)).execute()
+    lease = utcnow() + datetime.timedelta(minutes=5)  # a worker holds it: nothing takes it over during the test
+    Campaign.update(status="sending", started_at=utcnow(), lease_until=lease).execute()
     stored = Campaign.get_by_id(campaign.id)
     stored.recount()
     return stored
@@ -615,9 +622,11 @@ def test_resume_sends_the_rest(owner_client, account, campaign):
     assert (Campaign.get_by_id(campaign.id).status, Campaign.get_by_id(campaign.id).sent) == ("sent", 3)
 
 
-@pytest.mark.parametrize("action, message", [("pause", "Only a campaign that is sending can be paused."),
-                                             ("resume", "Only a paused campaign can be resumed."),
-                                             ("cancel", "Only a scheduled, sending or paused campaign can be cancelled.")])
+@pytest.mark.parametrize("action, message", [
+    ("pause", "Only a campaign that is sending can be paused."),
+    ("resume", "Only a paused campaign can be resumed."),
+    ("cancel", "Only a scheduled, sending or paused campaign can be cancelled."),
+])
 @pytest.mark.parametrize("htmx", [False, True])
 def test_actions_that_do_not_fit_the_status_are_refused(owner_client, account, campaign, action, message, htmx):
     Campaign.update(status="sent").execute()
@@ -700,3 +709,23 @@ def test_a_campaign_that_started_meanwhile_is_not_overwritten(owner_client, acco
     assert response.status_code == 409
     stored = Campaign.get_by_id(campaign.id)
     assert (stored.status, stored.total, stored.subject) == ("sending", 3, campaign.subject)
+
+
+def test_test_sends_are_limited_per_hour(owner_client, account, campaign):
+    from sendtex.campaigns.launch import TEST_SEND_BUCKET, TEST_SENDS_PER_HOUR
+    from sendtex.models.ratelimit import RateHit
+
+    for _sent in range(TEST_SENDS_PER_HOUR):
+        RateHit.hit(TEST_SEND_BUCKET, str(account.id))
+    response = post(owner_client, f"/campaigns/{campaign.id}/test", {"addresses": "me@example.com"}, htmx=True)
+    assert response.status_code == 429
+    assert "You sent many tests in the last hour." in text(response)
+    assert not OutboxMessage.select().where(OutboxMessage.account == account.id).exists()
+
+
+def test_recipient_count_of_a_segment(app, owner_client, account, news):
+    Contact.update(first_name="Zed").where(Contact.email == "cy@example.com").execute()
+    segment = Segment.create(account=account, name="Zeds",
+                             conditions=[{"field": "first_name", "op": "eq", "value": "Zed"}])
+    response = post(owner_client, "/campaigns/recipients", editor_data(segment=str(segment.id)), htmx=True)
+    assert response.status_code == 200 and "1 contact would receive this campaign now." in text(response)

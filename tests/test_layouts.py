@@ -46,7 +46,8 @@ def test_create_layout(owner_client, owner, htmx):
     ({"name": "", "html": BRAND}, "Give the layout a name."),
     ({"name": "Brand", "html": ""}, "Write the layout's HTML."),
     ({"name": "Brand", "html": "<div>{{ content }}</div>\n{{ contact.shoe_size }}"}, "Line 2: Unknown field"),
-    ({"name": "Brand", "html": "{{ content }}{% for x in y %}{% endfor %}"}, "Line 1: Not available in campaign templates"),
+    ({"name": "Brand", "html": "{{ content }}{% for x in y %}{% endfor %}"},
+     "Line 1: Not available in campaign templates"),
 ])
 @pytest.mark.parametrize("htmx", [False, True])
 def test_create_refuses_bad_layouts(owner_client, owner, data, message, htmx):

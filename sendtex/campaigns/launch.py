@@ -13,7 +13,11 @@ from sendtex.campaigns.forms import ScheduleForm, TestSendForm
 from sendtex.mail import render as templates
 from sendtex.models.base import utcnow
 from sendtex.models.campaigns import Campaign
+from sendtex.models.ratelimit import RateHit, minutes
+from sendtex.tasks.sending import send_test
 from sendtex.web import error_response, owned_or_404, redirect_to, render
+
+TEST_SEND_BUCKET, TEST_SENDS_PER_HOUR = "campaign_test", 50
 
 
 def test_send_problems(campaign):
@@ -34,16 +38,27 @@ def test_send(campaign_id):
     """Send the saved campaign to at most five addresses, optionally as a chosen contact would get it."""
     campaign = owned_or_404(Campaign, campaign_id)
     form = TestSendForm(campaign.account_id, formdata=request.form if request.method == "POST" else None)
-    problems, sent_to = [], None
-    if request.method == "POST" and form.validate():
-        problems = test_send_problems(campaign)
-        if not problems:
-            from sendtex.tasks.sending import send_test
-
-            send_test(campaign.id, form.addresses.data, form.contact.id if form.contact else None)
-            sent_to, form = form.addresses.data, TestSendForm(campaign.account_id, formdata=None)
+    problems, sent_to, status = [], None, 200
+    if request.method == "POST":
+        problems, sent_to, status = _send_test(campaign, form) if form.validate() else ([], None, 422)
     return render("campaigns/test.html", "campaigns/_test_form.html", campaign=campaign, form=form,
-                  problems=problems, sent_to=sent_to), 422 if form.errors or problems else 200
+                  problems=problems, sent_to=sent_to), status
+
+
+def _send_test(campaign, form):
+    """(problems, addresses the test went to, HTTP status) for a valid test-send form."""
+    problems = test_send_problems(campaign)
+    if problems:
+        return problems, None, 422
+    # Tests go to any address and outside the daily quota: without a limit they would be a way to spam.
+    wait = RateHit.minutes_blocked(TEST_SEND_BUCKET, str(campaign.account_id), TEST_SENDS_PER_HOUR, minutes(60))
+    if wait:
+        return [_("You sent many tests in the last hour. Try again in %(n)d minutes.", n=wait)], None, 429
+    refused = send_test(campaign.id, form.addresses.data, form.contact.id if form.contact else None)
+    for _address in form.addresses.data:
+        RateHit.hit(TEST_SEND_BUCKET, str(campaign.account_id))
+    problems = [_("%(address)s: %(reason)s", address=address, reason=reason) for address, reason in refused.items()]
+    return problems, [address for address in form.addresses.data if address not in refused], 422 if problems else 200
 
 
 def _schedule_form(campaign, formdata=None):
@@ -69,7 +84,8 @@ def schedule(campaign_id):
         except sending.CannotStart as exc:
             reasons = exc.reasons
         else:
-            Campaign.update(timezone=form.timezone.data, updated_at=utcnow()).where(Campaign.id == campaign.id).execute()
+            Campaign.update(timezone=form.timezone.data, updated_at=utcnow()).where(
+                Campaign.id == campaign.id).execute()
             flash(_("“%(name)s” will be sent on %(date)s at %(time)s (%(zone)s).", name=campaign.name,
                     date=form.date.data.isoformat(), time=form.time.data.strftime("%H:%M"), zone=form.timezone.data),
                   "success")
@@ -112,11 +128,8 @@ def send_now(campaign_id):
 def _after_action(campaign, done, message, refusal):
     """The status panel (htmx) or the campaign's page, with what happened."""
     flash(message if done else refusal, "success" if done else "error")
-    campaign = Campaign.get_by_id(campaign.id)
-    if request.htmx:
-        return status_page(campaign, 200 if done else 422)
-    if not done:
-        return status_page(campaign, 422)
+    if request.htmx or not done:
+        return status_page(Campaign.get_by_id(campaign.id), 200 if done else 422)
     return redirect_to(url_for("campaigns.campaign", campaign_id=campaign.id))
 
 

@@ -19,7 +19,7 @@ STARTER_LAYOUT = """<!doctype html>
     {{ content }}
   </div>
   <p style="text-align:center;font-size:12px;color:#777777">
-    <a href="{{ unsubscribe_url }}">Unsubscribe</a>
+    <a href="{{ unsubscribe_url }}">UNSUBSCRIBE</a>
   </p>
 </body>
 </html>
@@ -31,8 +31,8 @@ def _index(form, status=200):
     return render("campaigns/layouts.html", "campaigns/_layouts.html", layouts=list(layouts), form=form), status
 
 
-def _page(layout, form, status=200, template="campaigns/_layout_form.html"):
-    return render("campaigns/layout.html", template, layout=layout, form=form,
+def _page(layout, form, status=200):
+    return render("campaigns/layout.html", "campaigns/_layout_form.html", layout=layout, form=form,
                   used_by=_campaigns_using(layout)), status
 
 
@@ -50,7 +50,7 @@ def _check(form, layout):
 @bp.route("/layouts")
 def layouts():
     """The account's layouts and a form to create one."""
-    return _index(LayoutForm(formdata=None, html=STARTER_LAYOUT))
+    return _index(LayoutForm(formdata=None, html=STARTER_LAYOUT.replace("UNSUBSCRIBE", _("Unsubscribe"))))
 
 
 @bp.route("/layouts", methods=["POST"])
