@@ -92,7 +92,7 @@ def make_migration(name):
             if not diff:
                 raise click.ClickException("The migrations already match the models.")
             # Python-side defaults live in the models; the frozen migration keeps plain column types.
-            body = "\n".join(line for line in template(diff).splitlines() if not line.startswith(("# TODO", "# Generated")))
+            body = "\n".join(line for line in template(diff).splitlines() if not line.startswith("#"))
             body = body.replace("from sendtex.models.contacts import JSONField\n", "")
             body = re.sub(r"\bJSONField\(", "TextField(", body)
             path = migration_runner().create(name, body=f'"""{name}"""\n{body.lstrip()}\n')

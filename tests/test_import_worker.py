@@ -1,43 +1,14 @@
 """A real Huey consumer process imports a file; killed with SIGKILL half-way and restarted, it finishes
 the import with every row imported exactly once."""
-import os
-import signal
-import subprocess
-import sys
-import time
-
-import pytest
-
 from sendtex import audience
 from sendtex.db import db
 from sendtex.models.contacts import Contact, Field, MailingList, Subscription
 from sendtex.models.imports import Import
 from tests.conftest import login, make_app, make_user
 from tests.test_imports import new_import, start
+from tests.workers import kill_mid_work_then_finish
 
 ROWS = 60_000
-
-
-def worker_env(instance):
-    env = dict(os.environ, SENDTEX_INSTANCE_PATH=str(instance), SENDTEX_JOB_LEASE_SECONDS="2",
-               SENDTEX_IMPORT_CHUNK_ROWS="500")
-    env.pop("SENDTEX_HUEY_IMMEDIATE", None)
-    return env
-
-
-def start_worker(instance, log):
-    command = [sys.executable, "-c", "from sendtex.cli import main; main()", "worker", "--workers", "1"]
-    return subprocess.Popen(command, env=worker_env(instance), stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with db.connection_context():
-            if condition():
-                return
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_import_survives_a_killed_worker(tmp_path):
@@ -54,26 +25,13 @@ def test_import_survives_a_killed_worker(tmp_path):
     assert start(client, job, lists=[news.id]).status_code == 303
     db.close()
 
-    log = open(tmp_path / "worker.log", "wb")
-    first = start_worker(app.instance_path, log)
-    try:
-        wait_for(lambda: Import.get_by_id(job.id).rows_done >= 500, 60, "the first chunk")
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        with db.connection_context():
-            killed = Import.get_by_id(job.id)
+    def killed_mid_import():
+        killed = Import.get_by_id(job.id)
         assert killed.status == "running" and 0 < killed.rows_done < ROWS, "the kill did not land mid-import"
 
-        second = start_worker(app.instance_path, log)
-        try:
-            wait_for(lambda: Import.get_by_id(job.id).status in ("done", "failed"), 120, "the resumed import")
-        finally:
-            second.terminate()
-            second.wait(10)
-    finally:
-        if first.poll() is None:
-            first.kill()
-        log.close()
+    kill_mid_work_then_finish(app.instance_path, tmp_path / "worker.log",
+                              started=lambda: Import.get_by_id(job.id).rows_done >= 500, check_killed=killed_mid_import,
+                              finished=lambda: Import.get_by_id(job.id).status in ("done", "failed"))
 
     with db.connection_context():
         done = Import.get_by_id(job.id)

@@ -1,16 +1,14 @@
 """A real Huey consumer sends a campaign into a real SMTP server; killed with SIGKILL mid-campaign and
 restarted, it completes: nobody skipped, duplicates bounded by the messages in flight at the kill."""
 import collections
-import signal
-import time
 
 import pytest
 
 from sendtex.db import db
 from sendtex.models.campaigns import Campaign, Delivery
 from tests.conftest import make_app
-from tests.test_import_worker import start_worker, wait_for
 from tests.test_sending import Relaying, make_campaign
+from tests.workers import kill_mid_work_then_finish
 
 RECIPIENTS = 1500
 
@@ -48,26 +46,12 @@ def test_campaign_completes_after_the_worker_is_killed(tmp_path, slow_relay):
         sending.start(campaign)
     db.close()
 
-    log = open(tmp_path / "worker.log", "wb")
-    first = start_worker(app.instance_path, log)
-    try:
-        wait_for(lambda: len(slow_relay.messages) >= 200, 60, "the first messages")
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        sent_before_restart = len(slow_relay.messages)
-        assert sent_before_restart < RECIPIENTS, "the kill did not land mid-campaign"
-        time.sleep(0.2)
-        second = start_worker(app.instance_path, log)
-        try:
-            wait_for(lambda: Campaign.get_by_id(campaign.id).status in ("sent", "paused", "failed"), 120,
-                     "the campaign to finish")
-        finally:
-            second.terminate()
-            second.wait(10)
-    finally:
-        if first.poll() is None:
-            first.kill()
-        log.close()
+    def killed_mid_campaign():
+        assert len(slow_relay.messages) < RECIPIENTS, "the kill did not land mid-campaign"
+
+    kill_mid_work_then_finish(app.instance_path, tmp_path / "worker.log",
+                              started=lambda: len(slow_relay.messages) >= 200, check_killed=killed_mid_campaign,
+                              finished=lambda: Campaign.get_by_id(campaign.id).status in ("sent", "paused", "failed"))
 
     with db.connection_context():
         done = Campaign.get_by_id(campaign.id)
