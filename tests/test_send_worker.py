@@ -7,7 +7,7 @@ import pytest
 from sendtex.db import db
 from sendtex.models.campaigns import Campaign, Delivery
 from tests.conftest import make_app
-from tests.test_sending import Relaying, make_campaign
+from tests.test_sending import Relaying, make_campaign, serving
 from tests.workers import kill_mid_work_then_finish
 
 RECIPIENTS = 1500
@@ -25,16 +25,8 @@ class SlowRelay(Relaying):
 
 @pytest.fixture
 def slow_relay():
-    from aiosmtpd.controller import Controller
-
-    from tests.conftest import free_port
-
-    handler = SlowRelay()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
+    with serving(SlowRelay()) as handler:
+        yield handler
 
 
 def test_campaign_completes_after_the_worker_is_killed(tmp_path, slow_relay):

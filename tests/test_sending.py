@@ -1,4 +1,5 @@
 """The sending pipeline against real SMTP servers on loopback: messages, ledger, retries, failures."""
+import contextlib
 import email
 import threading
 from email import policy
@@ -46,14 +47,22 @@ class Relaying:
         return "250 2.0.0 OK"
 
 
-@pytest.fixture
-def relay_server():
-    handler = Relaying()
+@contextlib.contextmanager
+def serving(handler):
+    """Run an aiosmtpd handler on a free loopback port (handler.port) for the duration of the block."""
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     handler.port = controller.port
-    yield handler
-    controller.stop()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def relay_server():
+    with serving(Relaying()) as handler:
+        yield handler
 
 
 @pytest.fixture

@@ -8,17 +8,7 @@ from sendtex import domains
 from sendtex.models.campaigns import SendingDomain
 from tests.browser.test_foundation_browser import ConsoleWatch, log_in
 from tests.conftest import PASSWORD, make_account, make_user
-from tests.test_domains import DnsServer
-
-
-@pytest.fixture
-def dns_server():
-    server = DnsServer()
-    server.thread.start()
-    yield server
-    server.stopped.set()
-    server.thread.join(timeout=5)
-    server.sock.close()
+from tests.test_domains import dns_server  # noqa: F401  (the fixture)
 
 
 def test_sending_domain_journey(live_server, page, dns_server):
