@@ -1,7 +1,6 @@
 """Real-Chromium test of sending domains: add one, copy its DKIM record, make a new key, check DNS until verified."""
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from sendtex import domains
