@@ -2,7 +2,8 @@
 nothing; configure() points it at its SQLite file when the app is created."""
 from huey import SqliteHuey
 
-huey = SqliteHuey("sendtex", immediate=True)
+# Work reports its outcome in its own rows (imports, jobs, the ledger), so Huey keeps no results.
+huey = SqliteHuey("sendtex", immediate=True, results=False)
 
 
 def configure(filename, immediate=False):
