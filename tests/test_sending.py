@@ -26,6 +26,13 @@ class Relaying:
         self.drop_at = set()  # drop the connection during DATA of these message numbers
         self.lock = threading.Lock()
         self.data_commands = 0
+        self.pipelining = False  # advertise PIPELINING (aiosmtpd handles pipelined commands but does not say so)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -59,9 +66,12 @@ def serving(handler):
         controller.stop()
 
 
-@pytest.fixture
-def relay_server():
-    with serving(Relaying()) as handler:
+@pytest.fixture(params=["plain", "pipelining"])
+def relay_server(request):
+    """The relay, once as aiosmtpd is and once advertising PIPELINING (SmtpSession's pipelined path)."""
+    relaying = Relaying()
+    relaying.pipelining = request.param == "pipelining"
+    with serving(relaying) as handler:
         yield handler
 
 

@@ -114,6 +114,24 @@ def _classify(exc):
     return PermanentFailure(message, hard_bounce=text.lstrip().startswith("5.1."))
 
 
+def _plain_address(address):
+    """True for an address that can go in <...> as it is (what smtplib's quoteaddr() would give):
+    anything else takes smtplib's own path."""
+    return address.isascii() and not any(c in address for c in "<>\r\n\" ()") and "@" in address
+
+
+def _dot_stuffed(message_bytes):
+    """The DATA payload exactly as smtplib.SMTP.data() sends bytes: lines starting with a dot doubled,
+    a final CRLF, then the terminating dot. The regex of smtplib's _quote_periods() costs ~30 µs on a
+    6 KB message that, like almost all campaign mail, has no line starting with a dot: looking first
+    makes it ~6 µs."""
+    if message_bytes.startswith(b".") or b"\n." in message_bytes:
+        message_bytes = smtplib._quote_periods(message_bytes)
+    if not message_bytes.endswith(b"\r\n"):
+        message_bytes += b"\r\n"
+    return message_bytes + b".\r\n"
+
+
 class SmtpSession:
     """One reusable connection to a relay, opened on first use and again after a failure."""
 
@@ -121,6 +139,7 @@ class SmtpSession:
         self.host, self.port, self.security = host, port, security
         self.username, self.password, self.timeout = username, password, timeout
         self._client = None
+        self._pipelining = self._size = self._awaiting = False
 
     def _connect(self):
         context = ssl.create_default_context()
@@ -132,24 +151,87 @@ class SmtpSession:
                 client.starttls(context=context)
         if self.username:
             client.login(self.username, self.password)
+        client.ehlo_or_helo_if_needed()
+        self._pipelining = client.does_esmtp and client.has_extn("pipelining")
+        self._size = client.does_esmtp and client.has_extn("size")
         return client
 
     def send(self, envelope_from, recipient, message_bytes):
         """Hand one message to the relay; TemporaryFailure or PermanentFailure if it does not take it."""
+        self.submit(envelope_from, recipient, message_bytes)
+        self.result()
+
+    def submit(self, envelope_from, recipient, message_bytes):
+        """Start handing one message to the relay; result() then says whether it took it.
+
+        With PIPELINING this returns once the data is written, before the relay's final reply, so the
+        caller can prepare the next message while the relay works on this one (~80 µs a message on the
+        bench box, half of the wait on the relay); otherwise the whole transaction is done here.
+        Raises TemporaryFailure or PermanentFailure when the relay refuses it before the data."""
+        assert not self._awaiting, "result() of the message before first"
         try:
             if self._client is None:
                 self._client = self._connect()
-            self._client.sendmail(envelope_from, [recipient], message_bytes)
-        except smtplib.SMTPAuthenticationError as exc:
-            self.close()
-            raise TemporaryFailure(f"the relay refused the login: {exc.smtp_code}") from exc
-        except (smtplib.SMTPException, OSError) as exc:
-            failure = _classify(exc)
-            if isinstance(failure, TemporaryFailure) or isinstance(exc, smtplib.SMTPServerDisconnected):
-                self.close()
+            if self._pipelining and _plain_address(envelope_from) and _plain_address(recipient):
+                self._send_pipelined(envelope_from, recipient, message_bytes)
+                self._awaiting = True
             else:
-                self._reset()
-            raise failure from exc
+                self._client.sendmail(envelope_from, [recipient], message_bytes)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._failure(exc) from exc
+
+    def result(self):
+        """Wait for the relay's final reply to the message submit() handed over (if it has not come yet):
+        TemporaryFailure or PermanentFailure if the relay did not take it."""
+        if not self._awaiting:
+            return
+        self._awaiting = False
+        try:
+            code, reply = self._client.getreply()
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._failure(exc) from exc
+
+    def _failure(self, exc):
+        """The DeliveryError for what went wrong; the connection is closed or reset to be usable again."""
+        self._awaiting = False
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            self.close()
+            return TemporaryFailure(f"the relay refused the login: {exc.smtp_code}")
+        failure = _classify(exc)
+        if isinstance(failure, TemporaryFailure) or isinstance(exc, smtplib.SMTPServerDisconnected):
+            self.close()
+        else:
+            self._reset()
+        return failure
+
+    def _send_pipelined(self, envelope_from, recipient, message_bytes):
+        """smtplib's sendmail() with MAIL FROM, RCPT TO and DATA in one write (RFC 2920 PIPELINING).
+
+        smtplib waits for each reply before the next command: four round trips a message, each a
+        context switch to the relay and back. On the 2-core bench box (bench/bench_send.py, smtp-sink)
+        that was ~35% of the send loop's time; one write for the three commands and one for the data
+        leave two round trips. Raises the same exceptions sendmail() would for the same replies, so
+        _classify() sorts them the same way; all three replies are always read before raising, so the
+        connection is left in step with the relay (RSET after a refusal, as before)."""
+        client = self._client
+        mail = f"MAIL FROM:<{envelope_from}> SIZE={len(message_bytes)}" if self._size else \
+            f"MAIL FROM:<{envelope_from}>"
+        client.send(f"{mail}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii"))
+        mail_reply, rcpt_reply, data_reply = client.getreply(), client.getreply(), client.getreply()
+        if data_reply[0] == 354 and (mail_reply[0] != 250 or rcpt_reply[0] not in (250, 251)):
+            # A relay that accepted DATA after refusing the sender or the recipient (RFC 2920 says it
+            # must not): end that recipient-less transaction with a lone dot, so the replies stay in step.
+            client.send(b".\r\n")
+            client.getreply()
+        if mail_reply[0] != 250:
+            raise smtplib.SMTPSenderRefused(mail_reply[0], mail_reply[1], envelope_from)
+        if rcpt_reply[0] not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({recipient: rcpt_reply})
+        if data_reply[0] != 354:
+            raise smtplib.SMTPDataError(*data_reply)
+        client.send(_dot_stuffed(message_bytes))  # the final reply is read by result()
 
     def _reset(self):
         try:
@@ -161,6 +243,9 @@ class SmtpSession:
         """Say goodbye to the relay (or just drop the socket if it is gone)."""
         if self._client is not None:
             try:
+                if self._awaiting:  # a message's final reply is still to come: read it before QUIT's
+                    self._awaiting = False
+                    self._client.getreply()
                 self._client.quit()
             except (smtplib.SMTPException, OSError):
                 self._client.close()
@@ -209,10 +294,17 @@ class OutboxSession:
 
     def send(self, envelope_from, recipient, message_bytes):
         """Store the message and index it for the Outbox page."""
+        self.submit(envelope_from, recipient, message_bytes)
+
+    def submit(self, envelope_from, recipient, message_bytes):
+        """Store the message and index it for the Outbox page (all at once: result() has nothing to wait for)."""
         key = self.box.add(message_bytes)
         subject = message_from_bytes(message_bytes[:4096], policy=policy.default).get("Subject", "")
         OutboxMessage.create(account=self.account_id, maildir_key=key, recipient=recipient,
                              subject=str(subject)[:400], kind="campaign")
+
+    def result(self):
+        """Nothing to wait for: submit() stored the message."""
 
     def close(self):
         """Nothing to close."""

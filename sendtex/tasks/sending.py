@@ -80,8 +80,20 @@ class Sender:
                 if not batch:
                     self._finish_or_wait()
                     return
+                in_flight = None  # (delivery, contact) whose message the relay has, final reply still to come
                 for delivery in batch:
-                    self._send_one(delivery)
+                    try:
+                        message = self._prepare(delivery)  # while the relay works on the message in flight
+                    finally:
+                        if in_flight is not None:  # recorded even when preparing this one failed
+                            self._complete(*in_flight)
+                            in_flight = None
+                    if self._should_pause():
+                        return
+                    if message is not None:
+                        in_flight = self._submit(delivery, *message)
+                if in_flight is not None:
+                    self._complete(*in_flight)
                     if self._should_pause():
                         return
                 self.campaign.recount()
@@ -120,7 +132,9 @@ class Sender:
             send_campaign.schedule((self.campaign.id,), eta=waiting.next_attempt_at.replace(
                 tzinfo=datetime.timezone.utc))
 
-    def _send_one(self, delivery):
+    def _prepare(self, delivery):
+        """(contact, address, message bytes) to send for the delivery, or None when it was marked
+        skipped or failed without sending."""
         contact = delivery.contact if delivery.contact_id else None
         if contact is None or contact.status != "active":
             return _mark(delivery, status="skipped", error="contact deleted" if contact is None else
@@ -129,29 +143,48 @@ class Sender:
         if "email" in errors or not values.get("email"):
             return _mark(delivery, status="failed", error="the e-mail address cannot be decrypted")
         try:
-            message = self._message(delivery, contact, values)
+            address = _ascii_address(values["email"])
+            message = self._message(delivery, contact, values, address)
+        except UnicodeError as exc:
+            return self._failed(delivery, contact, exc)
+        return contact, address, message
+
+    def _submit(self, delivery, contact, address, message):
+        """Hand the message to the relay: (delivery, contact) for _complete() once it is on its way,
+        None when the relay refused it already (the delivery is then recorded)."""
+        try:
             if self.limiter:
                 self.limiter.wait()
-            self.session.send(self.envelope_from, _ascii_address(values["email"]), message)
-        except TemporaryFailure as exc:
-            self.window.append(False)
-            return self._retry_later(delivery, exc)
-        except PermanentFailure as exc:
-            self.window.append(False)
-            if exc.hard_bounce:
-                Contact.update(status="bounced").where(Contact.id == contact.id).execute()
-            return _mark(delivery, status="failed", error=str(exc), attempts=delivery.attempts + 1)
-        except UnicodeError:
-            return _mark(delivery, status="failed", error="the address needs SMTPUTF8, which is not supported")
+            self.session.submit(self.envelope_from, address, message)
+        except (TemporaryFailure, PermanentFailure, UnicodeError) as exc:
+            return self._failed(delivery, contact, exc)
+        return delivery, contact
+
+    def _complete(self, delivery, contact):
+        """Record the message as sent as soon as the relay said it took it (or why it did not)."""
+        try:
+            self.session.result()
+        except (TemporaryFailure, PermanentFailure) as exc:
+            return self._failed(delivery, contact, exc)
         self.window.append(True)
         _mark(delivery, status="sent", sent_at=utcnow(), attempts=delivery.attempts + 1)
 
-    def _message(self, delivery, contact, values):
+    def _failed(self, delivery, contact, exc):
+        if isinstance(exc, UnicodeError):
+            return _mark(delivery, status="failed", error="the address needs SMTPUTF8, which is not supported")
+        self.window.append(False)
+        if isinstance(exc, TemporaryFailure):
+            return self._retry_later(delivery, exc)
+        if exc.hard_bounce:
+            Contact.update(status="bounced").where(Contact.id == contact.id).execute()
+        return _mark(delivery, status="failed", error=str(exc), attempts=delivery.attempts + 1)
+
+    def _message(self, delivery, contact, values, address):
         subject, html, text = self.compiled.render(values, delivery.id, contact.uid)
         unsubscribe = [self.compiled.unsubscribe_url(contact.uid)]
         if current_app.config["LIST_UNSUBSCRIBE_MAILTO"]:
             unsubscribe.append(f"mailto:{current_app.config['LIST_UNSUBSCRIBE_MAILTO']}?subject=unsubscribe-{delivery.id}")
-        message, _message_id = self.template.build(_ascii_address(values["email"]), subject, html, text, unsubscribe,
+        message, _message_id = self.template.build(address, subject, html, text, unsubscribe,
                                                    f"c{self.campaign.id}.d{delivery.id}")
         return self.signer.sign(message) if self.signer else message
 
