@@ -58,7 +58,8 @@ def unicode_name(ascii_name):
         return ascii_name
 
 
-def _key_aad(domain):
+def key_aad(domain):
+    """What a domain's sealed private key is bound to: its account and its row."""
     return associated_data(domain.account_id, "dkim_private_key", str(domain.id))
 
 
@@ -90,7 +91,7 @@ def regenerate_key(domain):
 
 
 def _store_key(domain, private_pem, public_b64):
-    domain.dkim_private_key = cipher().seal(private_pem, _key_aad(domain))
+    domain.dkim_private_key = cipher().seal(private_pem, key_aad(domain))
     domain.dkim_public_key = public_b64
     domain.verified_at = None
     domain.save()
@@ -103,7 +104,7 @@ def record_of(domain):
 
 def signer_for(domain):
     """A DkimSigner with the domain's key (opened in memory only); make one per campaign."""
-    return DkimSigner(domain.domain, domain.dkim_selector, cipher().open(domain.dkim_private_key, _key_aad(domain)))
+    return DkimSigner(domain.domain, domain.dkim_selector, cipher().open(domain.dkim_private_key, key_aad(domain)))
 
 
 def verified_domain_for(account_id, address):

@@ -157,7 +157,7 @@ def test_the_private_key_is_stored_sealed_and_bound_to_its_domain(owner_client, 
         two.dkim_private_key = one.dkim_private_key  # a sealed key moved to another row does not open
         with pytest.raises(DecryptionError):
             domains.signer_for(two)
-        assert cipher().open(one.dkim_private_key, domains._key_aad(one)).startswith("-----BEGIN PRIVATE KEY")
+        assert cipher().open(one.dkim_private_key, domains.key_aad(one)).startswith("-----BEGIN PRIVATE KEY")
 
 
 def test_check_dns_verifies_only_when_the_published_key_matches(dns_client, dns_server):

@@ -365,3 +365,29 @@ def test_a_missing_key_is_reported_and_nothing_is_overwritten(tmp_path, monkeypa
     assert result.exit_code != 0 and "2 values cannot be decrypted" in result.output and "'k1': 2" in result.output
     assert Contact.get_by_id(person.id).sealed == sealed_before
     assert json.dumps(sealed_before).count("k1$") == 2
+
+
+def test_rotation_also_reseals_dkim_keys_and_relay_passwords(tmp_path, monkeypatch):
+    from sendtex import domains
+    from sendtex.models.campaigns import SendingDomain
+    from sendtex.models.relays import Relay
+
+    app = make_app(tmp_path)
+    account = make_account()
+    with app.app_context():
+        domain = domains.add_domain(account.id, "shop.example")
+        relay = Relay(name="eu-1", host="127.0.0.1")
+        relay.password_sealed = audience.cipher().seal("relay-secret-4711", relay.password_aad())
+        relay.save()
+    old_key_id = domain.dkim_private_key.partition("$")[0]
+
+    result = rotate(monkeypatch, tmp_path / "instance", "--drop-old")
+    assert result.exit_code == 0, result.output
+    assert "Removed the older keys" in result.output  # only possible when nothing used them any more
+
+    app = make_app(tmp_path)
+    domain, relay = SendingDomain.get_by_id(domain.id), Relay.get_by_id(relay.id)
+    assert not domain.dkim_private_key.startswith(old_key_id + "$")
+    with app.app_context():
+        assert domains.signer_for(domain).sign(b"From: a@shop.example\r\nTo: b@example.com\r\n\r\nHi\r\n")
+        assert audience.cipher().open(relay.password_sealed, relay.password_aad()) == "relay-secret-4711"

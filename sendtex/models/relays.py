@@ -3,6 +3,7 @@ import secrets
 
 from peewee import BooleanField, CharField, DateTimeField, IntegerField, TextField
 
+from sendtex.crypto import associated_data
 from sendtex.db import BaseModel
 from sendtex.models.base import utcnow
 
@@ -25,6 +26,10 @@ class Relay(BaseModel):
     region = CharField(max_length=4, default="eu")
     enabled = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
+
+    def password_aad(self):
+        """What the sealed password is bound to: this relay (not owned by an account, hence 0)."""
+        return associated_data(0, "relay_password", self.uid)
 
     @classmethod
     def usable(cls, eu_only):

@@ -11,8 +11,10 @@ from peewee import OP, SQL, Expression, NodeList, Value
 from sendtex.audience import PLAIN_COLUMNS, FieldSet, cipher, read_values, storage_columns
 from sendtex.crypto import DecryptionError, associated_data
 from sendtex.db import checkpoint, db
+from sendtex.models.campaigns import SendingDomain
 from sendtex.models.contacts import Contact, Field
 from sendtex.models.jobs import Job
+from sendtex.models.relays import Relay
 from sendtex.tasks.jobs import job_handler, start_job, step
 
 CHUNK = 1000
@@ -155,11 +157,22 @@ def remove_field_values(job):
     _walk_job(job, _has_key(Contact.attributes, key) | _has_key(Contact.sealed, key), remove)
 
 
+def _single_sealed_values():
+    """(model, row id, column, token, associated data) of every sealed value outside contacts."""
+    from sendtex.domains import key_aad
+
+    for domain in SendingDomain.select().where(SendingDomain.dkim_private_key != ""):
+        yield SendingDomain, domain.id, "dkim_private_key", domain.dkim_private_key, key_aad(domain)
+    for relay in Relay.select().where(Relay.password_sealed != ""):
+        yield Relay, relay.id, "password_sealed", relay.password_sealed, relay.password_aad()
+
+
 def sealed_key_counts():
-    """How many sealed values each key id protects, over every account."""
+    """How many sealed values each key id protects, over every account, DKIM keys and relay passwords."""
     counts = collections.Counter()
     for contact in Contact.select(Contact.sealed).where(_text_like(Contact.sealed, "$")):
         counts.update(token.partition("$")[0] for token in contact.sealed.values())
+    counts.update(token.partition("$")[0] for _model, _id, _column, token, _aad in _single_sealed_values())
     return counts
 
 
@@ -182,5 +195,17 @@ def reseal_all():
         return outcomes, ({"sealed": sealed} if outcomes["resealed"] else None)
 
     counts = rewrite_contacts(_text_like(Contact.sealed, "$"), reseal)
+    # DKIM keys and relay passwords too: an old key dropped from the ring must leave nothing unreadable.
+    for model, row_id, column, token, aad in list(_single_sealed_values()):
+        if field_cipher.is_current(token):
+            counts["current"] += 1
+            continue
+        try:
+            fresh = field_cipher.seal(field_cipher.open(token, aad), aad)
+        except DecryptionError:
+            counts["undecryptable"] += 1
+            continue
+        model.update({column: fresh}).where(model.id == row_id).execute()
+        counts["resealed"] += 1
     checkpoint()
     return counts

@@ -14,7 +14,6 @@ from flask import current_app
 from peewee import JOIN
 
 from sendtex import audience, sending
-from sendtex.crypto import associated_data
 from sendtex.db import db, update_by_id
 from sendtex.domains import signer_for
 from sendtex.mail import render
@@ -238,7 +237,7 @@ def _ascii_address(address):
 def _relay_password(relay):
     if not relay.password_sealed:
         return ""
-    return audience.cipher().open(relay.password_sealed, associated_data(0, "relay_password", relay.uid))
+    return audience.cipher().open(relay.password_sealed, relay.password_aad())
 
 
 def _signer_for(campaign):
