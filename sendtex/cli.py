@@ -209,6 +209,71 @@ def _reseal_and_report(app, keys_path, drop_old):
             "key back in the ring and run this command again.")
 
 
+@main.group()
+def relay():
+    """The SMTP relays campaigns go out through (without any, campaigns land in the local outbox)."""
+
+
+@relay.command("add")
+@click.argument("name")
+@click.option("--host", required=True, help="Host name of the relay.")
+@click.option("--port", default=587, show_default=True, help="Port of the relay.")
+@click.option("--security", type=click.Choice(["starttls", "tls", "plain"]), default="starttls", show_default=True,
+              help="STARTTLS, implicit TLS, or plain (loopback only).")
+@click.option("--username", default="", help="Login at the relay, if it needs one.")
+@click.option("--password", default="", help="Its password (stored encrypted); prefer SENDTEX_RELAY_PASSWORD.",
+              envvar="SENDTEX_RELAY_PASSWORD")
+@click.option("--max-connections", default=4, show_default=True, help="Connections open at once.")
+@click.option("--max-per-second", default=50, show_default=True, help="Messages a second (0: no limit).")
+@click.option("--region", type=click.Choice(["eu", "intl"]), required=True,
+              help="Where the relay is: EU-only accounts use only eu relays.")
+def relay_add(name, password, **settings):
+    """Add a relay NAME."""
+    from peewee import IntegrityError
+
+    from sendtex.audience import cipher
+    from sendtex.models.relays import Relay
+
+    app = create_app()
+    with app.app_context(), db.connection_context():
+        new = Relay(name=name, **settings)
+        if password:
+            new.password_sealed = cipher().seal(password, new.password_aad())
+        try:
+            new.save()
+        except IntegrityError as exc:
+            raise click.ClickException(f"A relay named {name} exists already.") from exc
+    click.echo(f"Added relay {name} ({settings['host']}:{settings['port']}, {settings['region']}).")
+
+
+@relay.command("list")
+def relay_list():
+    """Show the relays."""
+    from sendtex.models.relays import Relay
+
+    create_app()
+    with db.connection_context():
+        rows = list(Relay.select().order_by(Relay.name))
+    for row in rows:
+        click.echo(f"{row.name}\t{row.host}:{row.port}\t{row.security}\t{row.region}\t"
+                   f"{row.max_connections} conn\t{row.max_per_second}/s\t{'enabled' if row.enabled else 'disabled'}")
+    if not rows:
+        click.echo("No relay: campaigns go to the local outbox (accounts with EU-only sending cannot send).")
+
+
+@relay.command("remove")
+@click.argument("name")
+def relay_remove(name):
+    """Remove the relay NAME."""
+    from sendtex.models.relays import Relay
+
+    create_app()
+    with db.connection_context():
+        if not Relay.delete().where(Relay.name == name).execute():
+            raise click.ClickException(f"There is no relay named {name}.")
+    click.echo(f"Removed relay {name}.")
+
+
 @main.command()
 def demo():
     """Create the demo account if there is none and print a working login for it."""

@@ -52,3 +52,24 @@ def test_demo_prints_a_login_that_works_every_time(runner, tmp_path):
     with db.connection_context():
         user = User.by_email(DEMO_EMAIL)
     login(app.test_client(), user, password)
+
+
+def test_relays_are_added_listed_and_removed(runner, tmp_path):
+    from sendtex import audience
+    from sendtex.models.relays import Relay
+
+    added = runner.invoke(main, ["relay", "add", "eu-1", "--host", "smtp.example.eu", "--region", "eu",
+                                 "--username", "mailer"], env={"SENDTEX_RELAY_PASSWORD": "s3cret-relay"})
+    assert added.exit_code == 0, added.output
+    assert runner.invoke(main, ["relay", "add", "eu-1", "--host", "x", "--region", "eu"]).exit_code != 0
+    bad = runner.invoke(main, ["relay", "add", "x", "--host", "x", "--region", "mars"])
+    assert bad.exit_code != 0 and "mars" in bad.output
+    assert "smtp.example.eu:587" in runner.invoke(main, ["relay", "list"]).output
+    app = make_app(tmp_path)
+    relay = Relay.get(Relay.name == "eu-1")
+    assert "s3cret" not in relay.password_sealed
+    with app.app_context():
+        assert audience.cipher().open(relay.password_sealed, relay.password_aad()) == "s3cret-relay"
+    assert runner.invoke(main, ["relay", "remove", "eu-1"]).exit_code == 0
+    assert "No relay" in runner.invoke(main, ["relay", "list"]).output
+    assert runner.invoke(main, ["relay", "remove", "eu-1"]).exit_code != 0
