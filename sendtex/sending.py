@@ -64,12 +64,14 @@ def uses_outbox(account):
 
 
 def preflight(campaign, recipients=None):
-    """Every reason the campaign cannot start now (empty when it can)."""
+    """Every reason the campaign cannot start now (empty when it can); recipients if already counted."""
     reasons = []
     account = campaign.account
+    if recipients is None:
+        recipients = audience(campaign).count()
     if not campaign.list_ids and not campaign.segment_id:
         reasons.append(_l("Choose the lists or the segment the campaign goes to."))
-    elif recipients == 0 or (recipients is None and not audience(campaign).exists()):
+    elif recipients == 0:
         reasons.append(_l("Nobody would receive this campaign: its audience has no subscribed, active contacts."))
     if len(campaign.list_ids) != MailingList.for_account(account.id).where(MailingList.id.in_(campaign.list_ids)).count():
         reasons.append(_l("One of the campaign's lists no longer exists."))
@@ -82,11 +84,10 @@ def preflight(campaign, recipients=None):
     if not relays_for(account) and not uses_outbox(account):
         reasons.append(_l("This account sends through EU relays only, and no EU relay is configured. "
                           "The campaign will not fall back to another relay."))
-    count = recipients if recipients is not None else audience(campaign).count()
     left = account.daily_quota - sent_today(account.id)
-    if count > left:
+    if recipients > left:
         reasons.append(_l("This campaign has %(n)d recipients, but the account may send %(left)d more messages "
-                          "today (daily quota %(quota)d).", n=count, left=max(left, 0), quota=account.daily_quota))
+                          "today (daily quota %(quota)d).", n=recipients, left=max(left, 0), quota=account.daily_quota))
     return reasons
 
 
