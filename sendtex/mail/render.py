@@ -703,8 +703,8 @@ def compile_campaign(campaign, fields, for_sending=True):
     track_opens = track_clicks = False
     if for_sending:
         account = campaign.account
-        track_opens = campaign.track_opens and getattr(account, "track_opens", True)
-        track_clicks = campaign.track_clicks and getattr(account, "track_clicks", True)
+        track_opens = campaign.track_opens and account.track_opens
+        track_clicks = campaign.track_clicks and account.track_clicks
     compiled = CompiledCampaign(campaign, fields, layout, track_opens=track_opens, track_clicks=track_clicks)
     if for_sending and compiled.link_urls and campaign.id:
         compiled.store_links()

@@ -46,6 +46,14 @@ class Account(BaseModel):
     phone = CharField(max_length=30, default="")
     eu_only_sending = BooleanField(default=False)
     daily_quota = IntegerField(default=500)  # messages per day; new accounts start small, staff raise it
+    # Tracking switches: a campaign tracks opens/clicks only when both it and its account allow it.
+    track_opens = BooleanField(default=True)
+    track_clicks = BooleanField(default=True)
+    # Off: events are kept only as aggregate counts, never tied to a contact (no per-contact timeline).
+    individual_tracking = BooleanField(default=True)
+    # Bounce rules: a hard bounce marks the contact bounced at once, soft bounces after this many in the window.
+    soft_bounce_limit = IntegerField(default=3)
+    soft_bounce_days = IntegerField(default=7)
 
     def owners(self):
         """The account's users with the owner role."""
