@@ -422,3 +422,39 @@ def test_check_password_accepts(password):
 def test_check_password_refuses(app, password, email, message):
     with app.test_request_context(), pytest.raises(validation.Invalid, match=message):
         validation.check_password(password, email)
+
+
+SETTINGS = {"track_opens": "y", "soft_bounce_limit": "5", "soft_bounce_days": "10"}
+
+
+def test_owner_changes_tracking_and_bounce_settings(owner_client, owner):
+    page = text(owner_client.get("/account"))
+    assert "Tracking and bounces" in page and "3 within 7 days mark a contact bounced" in page
+    edit = owner_client.get("/account/settings/edit", headers=HTMX)
+    assert edit.status_code == 200 and 'id="settings-form"' in text(edit)
+    response = post(owner_client, "/account/settings", SETTINGS, htmx=True)
+    assert response.status_code == 200 and "Settings saved." in text(response)
+    assert "5 within 10 days" in text(response) and "never tracked" in text(response)
+    account = Account.get_by_id(owner.account_id)
+    assert (account.track_opens, account.track_clicks, account.individual_tracking) == (True, False, False)
+    assert (account.soft_bounce_limit, account.soft_bounce_days) == (5, 10)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"soft_bounce_limit": "0"}, "Number must be between 1 and 100."),
+    ({"soft_bounce_days": "many"}, "Not a valid integer value."),
+    ({"soft_bounce_days": ""}, "This field is required."),
+])
+def test_settings_refuse_bad_input(owner_client, owner, changes, message):
+    response = post(owner_client, "/account/settings", {**SETTINGS, **changes}, htmx=True)
+    assert response.status_code == 422 and message in text(response)
+    account = Account.get_by_id(owner.account_id)
+    assert (account.soft_bounce_limit, account.soft_bounce_days, account.track_clicks) == (3, 7, True)
+
+
+def test_member_cannot_change_settings(client, owner, member):
+    login(client, member)
+    assert "Only an owner of the account can change these settings." in text(client.get("/account"))
+    assert client.get("/account/settings/edit").status_code == 403
+    assert post(client, "/account/settings", SETTINGS).status_code == 403
+    assert Account.get_by_id(owner.account_id).track_clicks is True

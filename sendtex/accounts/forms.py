@@ -1,9 +1,9 @@
 """Forms of the accounts blueprint."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from sendtex import validation
 from sendtex.forms import Normalise, email_field, new_password_field
@@ -55,3 +55,12 @@ class InviteForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+
+
+class SettingsForm(FlaskForm):
+    track_opens = BooleanField(_l("Track opens"))
+    track_clicks = BooleanField(_l("Track clicks"))
+    individual_tracking = BooleanField(_l("Keep opens and clicks per contact"))
+    soft_bounce_limit = IntegerField(_l("Soft bounces before a contact counts as bounced"),
+                                     validators=[InputRequired(), NumberRange(min=1, max=100)])
+    soft_bounce_days = IntegerField(_l("within this many days"), validators=[InputRequired(), NumberRange(min=1, max=365)])

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 from peewee import IntegrityError
 
-from sendtex.accounts.forms import BillingForm, InviteForm, PasswordChangeForm, ProfileForm, RoleForm
+from sendtex.accounts.forms import BillingForm, InviteForm, PasswordChangeForm, ProfileForm, RoleForm, SettingsForm
 from sendtex.db import db
 from sendtex.mail.transport import read_from_outbox, readable_text
 from sendtex.models.accounts import Invitation, User
@@ -110,6 +110,26 @@ def billing():
             return redirect_to(url_for("accounts.account"))
         return render("accounts/account.html", "accounts/_billing.html", account=account)
     return render_form("accounts/billing_edit.html", "accounts/_billing_form.html", form, account=account)
+
+
+@bp.route("/account/settings", methods=["GET", "POST"])
+@bp.route("/account/settings/edit", methods=["GET"], endpoint="edit_settings")
+def settings():
+    """Show (GET /account/settings), edit (GET …/edit) or save (POST) tracking and bounce settings."""
+    account = current_user.account
+    if request.method == "GET" and request.endpoint == "accounts.settings":
+        return render("accounts/account.html", "accounts/_settings.html", account=account)
+    if not current_user.is_owner:
+        abort(403)
+    form = SettingsForm(obj=account)
+    if form.validate_on_submit():
+        form.populate_obj(account)
+        account.save()
+        flash(_("Settings saved."), "success")
+        if not request.htmx:
+            return redirect_to(url_for("accounts.account"))
+        return render("accounts/account.html", "accounts/_settings.html", account=account)
+    return render_form("accounts/settings_edit.html", "accounts/_settings_form.html", form, account=account)
 
 
 @bp.route("/team")
