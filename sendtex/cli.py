@@ -186,9 +186,12 @@ def _add_key_to_file(app, path, stored, key_id):
 def _reseal_and_report(app, keys_path, drop_old):
     from sendtex.config import read_keys_file, write_keys_file
     from sendtex.crypto import parse_key_ring
+    from sendtex import audit
     from sendtex.tasks.fields import reseal_all, sealed_key_counts
 
     result = reseal_all()
+    audit.record("keys-rotated", target=f"{result['resealed']} values re-encrypted, newest key "
+                                        f"{next(iter(parse_key_ring(app.config['FIELD_KEYS'])))}")
     click.echo(f"Re-encrypted {result['resealed']} values; {result['current']} already used the newest key.")
     ring_text = app.config["FIELD_KEYS"]
     ring_ids, counts = list(parse_key_ring(ring_text)), sealed_key_counts()

@@ -17,6 +17,7 @@ from sendtex.cli import main
 from sendtex.config import read_keys_file, write_keys_file
 from sendtex.crypto import new_key_text
 from sendtex.db import db
+from sendtex.models.audit import AuditEntry
 from sendtex.models.contacts import Contact, Field
 from sendtex.models.jobs import Job
 from sendtex.tasks import fields as field_tasks
@@ -189,6 +190,8 @@ def _use_and_rotate(tmp_path, instance, monkeypatch, caplog, app):
     tokens = [token for contact in Contact.select() for token in contact.sealed.values()]
     assert tokens and all(token.startswith("k2$") for token in tokens)
     assert_nowhere(instance, caplog)
+    rotation = AuditEntry.get(AuditEntry.action == "keys-rotated")
+    assert rotation.account is None and f"{sealed_count} values re-encrypted, newest key k2" == rotation.target
 
     # Running it again re-seals what is under k2 with k3; --drop-old then leaves only the newest key.
     result = rotate(monkeypatch, instance, "--drop-old")

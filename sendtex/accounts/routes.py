@@ -7,19 +7,21 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 from peewee import IntegrityError
 
+from sendtex import audit
 from sendtex.accounts.forms import BillingForm, InviteForm, PasswordChangeForm, ProfileForm, RoleForm, SettingsForm
 from sendtex.db import db
 from sendtex.mail.transport import read_from_outbox, readable_text
 from sendtex.models.accounts import Invitation, User
+from sendtex.models.audit import AuditEntry
 from sendtex.models.mail import OutboxMessage
 from sendtex.tasks.accounts import mail_invitation
 from sendtex.web import owned_or_404, redirect_to, render, render_form
 
 bp = Blueprint("accounts", __name__)
 
-OUTBOX_PAGE_SIZE = 50
-# Far beyond any real outbox; a larger page number would overflow the database's OFFSET (a 500).
-OUTBOX_MAX_PAGE = 10**6
+PAGE_SIZE = 50
+# Far beyond any real outbox or log; a larger page number would overflow the database's OFFSET (a 500).
+MAX_PAGE = 10**6
 
 
 @bp.before_request
@@ -78,6 +80,7 @@ def change_password():
         else:
             user.set_password(form.new_password.data)
             user.save()
+            audit.record("password-changed", user.account_id, actor=user)
             login_user(user)
             flash(_("Your password is changed. Your other sessions have been logged out."), "success")
             if not request.htmx:
@@ -213,13 +216,23 @@ def _team_after_change():
     return redirect_to(url_for("accounts.team"))
 
 
+@bp.route("/account/activity")
+@owner_required
+def activity():
+    """The account's audit log: security events and every look of operator staff, newest first."""
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    entries = AuditEntry.of_account(current_user.account_id).paginate(page, PAGE_SIZE)
+    return render("accounts/activity.html", "accounts/_activity_rows.html", entries=list(entries), page=page,
+                  page_size=PAGE_SIZE, action_label=audit.label)
+
+
 @bp.route("/outbox")
 def outbox():
     """Mail held in the local outbox for this account (used when no relay is configured)."""
-    page = min(max(request.args.get("page", 1, type=int), 1), OUTBOX_MAX_PAGE)
-    entries = OutboxMessage.newest_first(current_user.account_id).paginate(page, OUTBOX_PAGE_SIZE)
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    entries = OutboxMessage.newest_first(current_user.account_id).paginate(page, PAGE_SIZE)
     return render("accounts/outbox.html", "accounts/_outbox_rows.html", entries=list(entries), page=page,
-                  page_size=OUTBOX_PAGE_SIZE, relay=bool(current_app.config["SMTP_HOST"]))
+                  page_size=PAGE_SIZE, relay=bool(current_app.config["SMTP_HOST"]))
 
 
 @bp.route("/outbox/<int:entry_id>")

@@ -3,6 +3,7 @@ from flask import Blueprint, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
+from sendtex import audit
 from sendtex.auth import throttle
 from sendtex.auth.forms import AcceptInvitationForm, LoginForm, RegisterForm, ResetForm, ResetRequestForm
 from sendtex.models.accounts import Account, EmailTaken, Invitation, User
@@ -52,7 +53,10 @@ def login():
         elif user.check_password(form.password.data):
             throttle.record_login_success(email)
             _start_session(user)
+            audit.record("login", user.account_id, actor=user)
             return redirect_to(safe_next(request.args.get("next"), url_for("accounts.dashboard")))
+        else:
+            audit.record("login-failed", user.account_id, target=user.email)
         throttle.record_login_failure(email, ip)
         form.form_errors.append(_("The e-mail address or the password is not right."))
     return render_form("auth/login.html", "auth/_login_form.html", form)
@@ -99,6 +103,7 @@ def reset(token):
     if form.validate_on_submit():
         user.set_password(form.password.data)
         user.save()
+        audit.record("password-reset", user.account_id, actor=user)
         _start_session(user)
         flash(_("Your new password is set."), "success")
         return redirect_to(url_for("accounts.dashboard"))
