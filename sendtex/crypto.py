@@ -144,6 +144,12 @@ class EncryptedFileWriter:
     def seek(self, *args):
         return 0
 
+    def flush(self):
+        """Seal what is buffered as a chunk of its own (the zipfile module flushes when it closes)."""
+        if self._buffer:
+            self._write_chunk(bytes(self._buffer), final=False)
+            self._buffer.clear()
+
     def close(self):
         if not self._file.closed:
             self._write_chunk(bytes(self._buffer), final=True)

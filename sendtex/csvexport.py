@@ -12,7 +12,7 @@ import unicodedata
 from flask import Response, stream_with_context
 
 from sendtex import audience
-from sendtex.models.contacts import Contact
+from sendtex.models.contacts import Contact, Subscription
 
 BOM = "\ufeff"  # spreadsheet apps read the file as UTF-8 only with it
 # A spreadsheet evaluates a cell starting with one of these as a formula (CSV injection).
@@ -70,6 +70,17 @@ def keyset_pages(query, page_size=None):
         if len(page) < page_size:
             return
         last_id = page[-1].id
+
+
+def list_members(account_id, list_id):
+    """The list's contacts, each with its membership status and dates (list_status, subscribed_at, …)."""
+    return (Contact.select(Contact, Subscription.status.alias("list_status"),
+                           Subscription.created_at.alias("subscribed_at"),
+                           Subscription.confirmed_at.alias("confirmed_at"),
+                           Subscription.unsubscribed_at.alias("unsubscribed_at"))
+            .join(Subscription, on=(Subscription.contact == Contact.id))
+            .where(Subscription.mailing_list == list_id, Contact.account == account_id)
+            .objects())
 
 
 def contact_header(fields, membership=False):

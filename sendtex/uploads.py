@@ -12,7 +12,16 @@ from sendtex.crypto import EncryptedFileWriter, read_encrypted_file
 
 def uploads_dir():
     """The folder of encrypted uploads, inside the instance folder."""
-    path = Path(current_app.instance_path) / "uploads"
+    return _instance_folder("uploads")
+
+
+def exports_dir():
+    """The folder of encrypted account data exports, inside the instance folder."""
+    return _instance_folder("exports")
+
+
+def _instance_folder(name):
+    path = Path(current_app.instance_path) / name
     path.mkdir(mode=0o700, exist_ok=True)
     return path
 

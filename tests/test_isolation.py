@@ -14,8 +14,10 @@ from sendtex.models.contacts import Contact, Field, MailingList, Segment
 from sendtex.models.imports import Import
 from sendtex.models.jobs import Job
 from sendtex.models.mail import OutboxMessage
+from sendtex.models.privacy import AccountExport
+from sendtex.tokens import sign
 from sendtex.models.campaigns import Campaign, Layout, SendingDomain
-from sendtex.uploads import uploads_dir
+from sendtex.uploads import exports_dir, uploads_dir
 from tests.conftest import login, make_account, make_user, post
 
 # Every URL that names an object of an account: (method, URL template, needs an owner).
@@ -25,6 +27,7 @@ URLS = [
     ("POST", "/team/members/{user}/role", True),
     ("POST", "/team/members/{user}/remove", True),
     ("GET", "/outbox/{outbox}", False),
+    ("GET", "/account/exports/{account_export}/<token>", True),
     ("GET", "/fields/{field}", False),
     ("GET", "/fields/{field}/edit", False),
     ("POST", "/fields/{field}", False),
@@ -85,7 +88,7 @@ URLS = [
     ("POST", "/layouts/{layout}/delete", False),
 ]
 
-MODELS = {"invitation": Invitation, "user": User, "outbox": OutboxMessage}
+MODELS = {"invitation": Invitation, "user": User, "outbox": OutboxMessage, "account_export": AccountExport}
 MODELS.update(field=Field, field_job=Job)
 MODELS.update(segment=Segment, list=MailingList)
 MODELS.update(contact=Contact, bulk_job=Job)
@@ -114,6 +117,7 @@ def objects_of(app, account, label):
         "invitation": Invitation.create(account=account, email=f"invitee@{label}.example", role="member"),
         "user": make_user(account, email=f"member@{label}.example", role="member", name=f"Member of {label}"),
         "outbox": OutboxMessage.get(OutboxMessage.account == account.id),
+        "account_export": account_export(app, account, label),
         "field": Field.create(account=account, key="colour", label=f"Colour of {label}"),
         "field_job": Job.create(account=account, kind="field_encryption", status="done",
                                 params={"field_id": 0, "key": "colour", "label": f"Colour of {label}", "encrypted": True}),
@@ -147,6 +151,15 @@ def campaign_objects(app, account, label):
     }
 
 
+def account_export(app, account, label):
+    """A finished data export of the account, asked for by its first user."""
+    with app.app_context():
+        with EncryptedFileWriter(exports_dir() / f"{label}.zip.enc", app.config["FIELD_KEYS"]) as writer:
+            writer.write(f"export of {label}".encode())
+    return AccountExport.create(account=account, user=account.users.order_by(User.id).first(), status="done",
+                                file_name=f"{label}.zip.enc", expires_at=utcnow() + datetime.timedelta(days=7))
+
+
 def draft_import(app, account, label):
     """An uploaded file waiting for its column mapping."""
     with app.app_context():
@@ -169,6 +182,10 @@ def kind_of(template):
 
 def request(client, method, template, object_id):
     url = template.format(**{kind_of(template): object_id})
+    if "<token>" in url:  # the export's signed download link, as the exports page gives it to its requester
+        export = AccountExport.get_or_none(AccountExport.id == object_id) if object_id < 2**63 else None
+        with client.application.test_request_context():
+            url = url.replace("<token>", sign("account-export", [object_id, export.user_id if export else 0]))
     if method == "GET":
         return client.get(url)
     return post(client, url, FORM_DATA.get(template, {}))

@@ -5,19 +5,8 @@ from flask_login import current_user
 from sendtex import csvexport, segments
 from sendtex.audience import FieldSet
 from sendtex.lists import bp
-from sendtex.models.contacts import Contact, MailingList, Segment, Subscription
+from sendtex.models.contacts import Contact, MailingList, Segment
 from sendtex.web import error_response, owned_or_404
-
-
-def list_members(account_id, list_id):
-    """The list's contacts, each with its membership status and dates (list_status, subscribed_at, …)."""
-    return (Contact.select(Contact, Subscription.status.alias("list_status"),
-                           Subscription.created_at.alias("subscribed_at"),
-                           Subscription.confirmed_at.alias("confirmed_at"),
-                           Subscription.unsubscribed_at.alias("unsubscribed_at"))
-            .join(Subscription, on=(Subscription.contact == Contact.id))
-            .where(Subscription.mailing_list == list_id, Contact.account == account_id)
-            .objects())
 
 
 @bp.route("/lists/<int:list_id>/export.csv")
@@ -25,7 +14,8 @@ def export_list(list_id):
     """A list's contacts with their membership, as a CSV download."""
     mailing_list = owned_or_404(MailingList, list_id)
     fields = FieldSet(current_user.account_id)
-    rows = csvexport.contact_rows(fields, list_members(current_user.account_id, mailing_list.id), membership=True)
+    rows = csvexport.contact_rows(fields, csvexport.list_members(current_user.account_id, mailing_list.id),
+                                  membership=True)
     return csvexport.csv_response(csvexport.export_filename(mailing_list.name, "list"),
                                   csvexport.contact_header(fields, membership=True), rows)
 

@@ -6,12 +6,12 @@ from sendtex.models.contacts import Contact, Field, MailingList, Segment, Subscr
 from sendtex.models.imports import Import, ImportRejection
 from sendtex.models.jobs import Job
 from sendtex.models.mail import OutboxMessage
-from sendtex.models.privacy import ConsentRecord
+from sendtex.models.privacy import AccountExport, ConsentRecord, DeletionRecord
 from sendtex.models.ratelimit import RateHit
 from sendtex.models.relays import Relay
 
 MODELS = [
     Account, User, Invitation, RateHit, OutboxMessage, ConsentRecord,
     MailingList, Field, Contact, Subscription, Segment, Job, Import, ImportRejection,
-    Layout, SendingDomain, Campaign, Delivery, Link, Event, Relay, AuditEntry,
+    Layout, SendingDomain, Campaign, Delivery, Link, Event, Relay, AuditEntry, DeletionRecord, AccountExport,
 ]

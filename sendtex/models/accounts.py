@@ -3,10 +3,10 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, IntegrityError, fn
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, IntegrityError, TextField, fn
 
 from sendtex.db import BaseModel, db
-from sendtex.models.base import AccountOwned, utcnow
+from sendtex.models.base import AccountOwned, account_data, utcnow
 
 ROLES = ("owner", "member")
 
@@ -35,6 +35,7 @@ class EmailTaken(Exception):
 
 
 class Account(BaseModel):
+    data_policy = account_data(via="id")
     name = CharField(max_length=200)
     created_at = DateTimeField(default=utcnow)
     company_name = CharField(max_length=200, default="")
@@ -46,6 +47,12 @@ class Account(BaseModel):
     phone = CharField(max_length=30, default="")
     eu_only_sending = BooleanField(default=False)
     daily_quota = IntegerField(default=500)  # messages per day; new accounts start small, staff raise it
+    # Set when an owner deletes the account: nobody logs in any more and a worker removes everything.
+    deletion_requested_at = DateTimeField(null=True)
+    # Restricted (GDPR art. 18, by its owner pending a dispute or by staff): data kept, nothing sent or imported.
+    restricted_at = DateTimeField(null=True)
+    restricted_by = CharField(max_length=10, default="")  # "owner" or "staff"
+    restriction_reason = TextField(default="")
     # Tracking switches: a campaign tracks opens/clicks only when both it and its account allow it.
     track_opens = BooleanField(default=True)
     track_clicks = BooleanField(default=True)
@@ -68,6 +75,7 @@ class Account(BaseModel):
 
 
 class User(AccountOwned):
+    data_policy = account_data(hidden=("password_hash", "session_version"))
     account = ForeignKeyField(Account, backref="users", on_delete="CASCADE")
     email = CharField(max_length=254, unique=True)
     name = CharField(max_length=200, default="")
@@ -107,12 +115,17 @@ class User(AccountOwned):
         user_id, _, version = str(session_id).partition(":")
         if not (user_id.isdigit() and version.isdigit()):
             return None
-        return cls.get_or_none((cls.id == int(user_id)) & (cls.session_version == int(version)))
+        return cls.of_live_accounts().where((cls.id == int(user_id)) & (cls.session_version == int(version))).first()
 
     @classmethod
     def by_email(cls, email):
-        """The user with this e-mail address (case-insensitive), or None."""
-        return cls.get_or_none(fn.LOWER(cls.email) == email.lower())
+        """The user with this e-mail address (case-insensitive), or None (also while their account is deleted)."""
+        return cls.of_live_accounts().where(fn.LOWER(cls.email) == email.lower()).first()
+
+    @classmethod
+    def of_live_accounts(cls):
+        """Users whose account is not being deleted."""
+        return cls.select().join(Account).where(Account.deletion_requested_at.is_null())
 
     def set_password(self, password):
         """Store an argon2id hash of the password and end the user's other sessions."""
@@ -144,6 +157,7 @@ class User(AccountOwned):
 
 
 class Invitation(AccountOwned):
+    data_policy = account_data(hidden=("nonce",))
     account = ForeignKeyField(Account, backref="invitations", on_delete="CASCADE")
     email = CharField(max_length=254)
     role = CharField(max_length=10, default="member")

@@ -3,7 +3,7 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Text
 
 from sendtex.db import BaseModel
 from sendtex.models.accounts import Account, User
-from sendtex.models.base import utcnow
+from sendtex.models.base import account_data, utcnow
 
 
 class AppendOnly(Exception):
@@ -13,6 +13,7 @@ class AppendOnly(Exception):
 class AuditEntry(BaseModel):
     """Who did what to which account, why and when; the account's owners see their account's entries."""
 
+    data_policy = account_data()
     at = DateTimeField(default=utcnow, index=True)
     account = ForeignKeyField(Account, null=True, backref="audit_entries", on_delete="CASCADE")
     actor = ForeignKeyField(User, null=True, on_delete="SET NULL")

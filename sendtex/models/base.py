@@ -1,5 +1,6 @@
 """Shared model pieces: account ownership and time."""
 import datetime
+from typing import NamedTuple
 
 from sendtex.db import BaseModel
 
@@ -16,3 +17,30 @@ class AccountOwned(BaseModel):
     def for_account(cls, account_id):
         """All rows of this model that belong to the account."""
         return cls.select().where(cls.account == account_id)
+
+
+class DataPolicy(NamedTuple):
+    """What happens to a model's rows when their account is deleted, and whether its data export holds them.
+
+    Every model declares one as `data_policy`; a test fails for a model that does not, so a new table can
+    never be forgotten by account deletion or export.
+    - delete_via: the foreign key whose ON DELETE CASCADE takes the rows along — "account" for rows of an
+      account, another key for rows hanging off such a row (a delivery off its campaign). None for rows that
+      belong to no account; `reason` then says why they stay.
+    - export: the rows go into the account's data export, every column but `hidden` (secrets, ciphertext).
+    """
+
+    delete_via: str | None
+    export: bool
+    hidden: tuple = ()
+    reason: str = ""
+
+
+def account_data(export=True, hidden=(), via="account"):
+    """The policy of rows that belong to an account (through `via`): deleted with it, exported unless told."""
+    return DataPolicy(via, export, tuple(hidden))
+
+
+def not_account_data(reason):
+    """The policy of rows that are no account's data (operator settings, anonymous counts): they stay."""
+    return DataPolicy(None, False, (), reason)

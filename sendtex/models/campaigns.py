@@ -3,7 +3,7 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Inte
 
 from sendtex.db import BaseModel
 from sendtex.models.accounts import Account
-from sendtex.models.base import AccountOwned, utcnow
+from sendtex.models.base import AccountOwned, account_data, utcnow
 from sendtex.models.contacts import Contact, JSONField, Segment
 
 CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "paused", "cancelled", "sent", "failed")
@@ -14,6 +14,7 @@ EVENT_KINDS = ("open", "click", "unsubscribe")
 class Layout(AccountOwned):
     """A reusable message layout ("template") with a {{ content }} slot for the campaign's body."""
 
+    data_policy = account_data()
     account = ForeignKeyField(Account, backref="layouts", on_delete="CASCADE")
     name = CharField(max_length=200)
     html = TextField(default="")
@@ -24,6 +25,7 @@ class Layout(AccountOwned):
 class SendingDomain(AccountOwned):
     """A domain the account sends from, with its DKIM key (the private key is stored encrypted)."""
 
+    data_policy = account_data(hidden=("dkim_private_key",))
     account = ForeignKeyField(Account, backref="sending_domains", on_delete="CASCADE")
     domain = CharField(max_length=253)
     verified_at = DateTimeField(null=True)
@@ -38,6 +40,7 @@ class SendingDomain(AccountOwned):
 
 
 class Campaign(AccountOwned):
+    data_policy = account_data(hidden=("lease_until",))
     account = ForeignKeyField(Account, backref="campaigns", on_delete="CASCADE")
     name = CharField(max_length=200)
     subject = CharField(max_length=998, default="")
@@ -84,6 +87,7 @@ class Campaign(AccountOwned):
 class Delivery(BaseModel):
     """One recipient of a campaign: the ledger row that makes sending exactly-once per recipient."""
 
+    data_policy = account_data(via="campaign", hidden=("claim", "lease_until"))
     campaign = ForeignKeyField(Campaign, backref="deliveries", on_delete="CASCADE")
     contact = ForeignKeyField(Contact, null=True, on_delete="SET NULL")
     status = CharField(max_length=8, default="queued")
@@ -105,6 +109,7 @@ class Delivery(BaseModel):
 class Link(BaseModel):
     """A link of a campaign's content; click tracking redirects only to these."""
 
+    data_policy = account_data(via="campaign")
     campaign = ForeignKeyField(Campaign, backref="links", on_delete="CASCADE")
     url = TextField()
     position = IntegerField()
@@ -116,6 +121,7 @@ class Link(BaseModel):
 class Event(BaseModel):
     """A raw tracking event (no IP address is stored); the statistics task aggregates them."""
 
+    data_policy = account_data()
     account = ForeignKeyField(Account, on_delete="CASCADE")
     campaign = ForeignKeyField(Campaign, on_delete="CASCADE")
     delivery = ForeignKeyField(Delivery, null=True, on_delete="SET NULL")

@@ -6,7 +6,7 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Inte
 
 from sendtex.db import BaseModel, db
 from sendtex.models.accounts import Account
-from sendtex.models.base import AccountOwned, utcnow
+from sendtex.models.base import AccountOwned, account_data, utcnow
 
 CONTACT_STATUSES = ("active", "unsubscribed", "bounced", "complained", "blocklisted")
 SUBSCRIPTION_STATUSES = ("unconfirmed", "subscribed", "unsubscribed")
@@ -38,6 +38,7 @@ def new_uid():
 
 
 class MailingList(AccountOwned):
+    data_policy = account_data()
     account = ForeignKeyField(Account, backref="lists", on_delete="CASCADE")
     name = CharField(max_length=200)
     description = TextField(default="")
@@ -71,6 +72,7 @@ class MailingList(AccountOwned):
 class Field(AccountOwned):
     """A contact field of an account: the three built-in ones and those the marketer defines."""
 
+    data_policy = account_data()
     account = ForeignKeyField(Account, backref="fields", on_delete="CASCADE")
     key = CharField(max_length=40)
     label = CharField(max_length=100)
@@ -100,6 +102,7 @@ class Field(AccountOwned):
 
 
 class Contact(AccountOwned):
+    data_policy = account_data(hidden=("email", "email_digest", "first_name", "last_name", "attributes", "sealed"))
     account = ForeignKeyField(Account, backref="contacts", on_delete="CASCADE")
     uid = CharField(max_length=32, unique=True, default=new_uid)
     # The normalised address, only while the e-mail field is not encrypted.
@@ -138,6 +141,7 @@ def contact_ids_by_digest(account_id, digests):
 class Subscription(BaseModel):
     """A contact's membership of one list."""
 
+    data_policy = account_data(via="contact")
     contact = ForeignKeyField(Contact, backref="subscriptions", on_delete="CASCADE")
     mailing_list = ForeignKeyField(MailingList, backref="subscriptions", on_delete="CASCADE")
     status = CharField(max_length=12, default="subscribed")
@@ -158,6 +162,7 @@ class Subscription(BaseModel):
 class Segment(AccountOwned):
     """A saved filter: conditions combined with all (and) or any (or)."""
 
+    data_policy = account_data()
     account = ForeignKeyField(Account, backref="segments", on_delete="CASCADE")
     name = CharField(max_length=200)
     match = CharField(max_length=3, default="all")

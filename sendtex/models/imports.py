@@ -3,6 +3,7 @@ from peewee import BooleanField, CharField, ForeignKeyField, IntegerField
 
 from sendtex.db import BaseModel
 from sendtex.models.accounts import Account, User
+from sendtex.models.base import account_data
 from sendtex.models.contacts import JSONField
 from sendtex.models.jobs import LeasedWork
 
@@ -12,6 +13,7 @@ IMPORT_MODES = ("subscribe", "update", "blocklist")
 class Import(LeasedWork):
     """One uploaded CSV file on its way into the contacts; `done`/`total` count bytes of the file."""
 
+    data_policy = account_data(hidden=("upload_name", "lease_until"))
     account = ForeignKeyField(Account, backref="imports", on_delete="CASCADE")
     user = ForeignKeyField(User, null=True, on_delete="SET NULL")
     original_name = CharField(max_length=255)
@@ -35,6 +37,7 @@ class Import(LeasedWork):
 class ImportRejection(BaseModel):
     """A row the import could not take, and why (no cell values: they may be encrypted fields)."""
 
+    data_policy = account_data(via="import_")
     import_ = ForeignKeyField(Import, backref="rejections", on_delete="CASCADE", column_name="import_id")
     line = IntegerField()
     column = CharField(max_length=200, default="")

@@ -4,7 +4,7 @@ import datetime
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from sendtex.models.accounts import Account
-from sendtex.models.base import AccountOwned, utcnow
+from sendtex.models.base import AccountOwned, account_data, utcnow
 from sendtex.models.contacts import JSONField
 
 JOB_STATUSES = ("draft", "queued", "running", "done", "failed", "cancelled")
@@ -48,6 +48,7 @@ class LeasedWork(AccountOwned):
 class Job(LeasedWork):
     """A generic background job: re-encrypting a field, a bulk action on contacts, an export."""
 
+    data_policy = account_data(hidden=("lease_until",))
     account = ForeignKeyField(Account, backref="jobs", on_delete="CASCADE")
     kind = CharField(max_length=30)
     params = JSONField(default=dict)

@@ -2,10 +2,11 @@
 from peewee import CharField, DateTimeField, ForeignKeyField
 
 from sendtex.models.accounts import Account
-from sendtex.models.base import AccountOwned, utcnow
+from sendtex.models.base import AccountOwned, account_data, utcnow
 
 
 class OutboxMessage(AccountOwned):
+    data_policy = account_data()
     account = ForeignKeyField(Account, null=True, backref="outbox", on_delete="CASCADE")
     maildir_key = CharField(max_length=200, unique=True)
     recipient = CharField(max_length=254)

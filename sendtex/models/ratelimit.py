@@ -5,12 +5,13 @@ import math
 from peewee import CharField, DateTimeField
 
 from sendtex.db import BaseModel
-from sendtex.models.base import utcnow
+from sendtex.models.base import not_account_data, utcnow
 
 
 class RateHit(BaseModel):
     """One counted event (a failed login, a reset mail, …) under a bucket and a non-identifying key."""
 
+    data_policy = not_account_data("keyed digests and anonymised networks, kept only for the throttling window")
     bucket = CharField(max_length=40)
     key = CharField(max_length=80)
     at = DateTimeField(default=utcnow, index=True)

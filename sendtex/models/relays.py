@@ -5,7 +5,7 @@ from peewee import BooleanField, CharField, DateTimeField, IntegerField, TextFie
 
 from sendtex.crypto import associated_data
 from sendtex.db import BaseModel
-from sendtex.models.base import utcnow
+from sendtex.models.base import not_account_data, utcnow
 
 RELAY_SECURITY = ("starttls", "tls", "plain")
 RELAY_REGIONS = ("eu", "intl")
@@ -14,6 +14,7 @@ RELAY_REGIONS = ("eu", "intl")
 class Relay(BaseModel):
     """An SMTP relay campaigns can go out through; its password is stored sealed."""
 
+    data_policy = not_account_data("the operator's mail relays, shared by all accounts")
     uid = CharField(max_length=32, unique=True, default=lambda: secrets.token_urlsafe(12))
     name = CharField(max_length=100, unique=True)
     host = CharField(max_length=253)
