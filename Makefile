@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CATALOGS := $(wildcard sendtex/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: run test bench install install-test test-packages translations extract-messages clean
+.PHONY: run test bench install install-test test-packages bench-packages translations extract-messages clean
 
 run: install
 	$(BIN)/sendtex init-db
@@ -14,7 +14,7 @@ run: install
 test: install-test test-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install-test
+bench: install-test bench-packages
 	@set -e; for script in bench/bench_*.py; do \
 		[ -e "$$script" ] || { echo "no benchmarks yet"; break; }; \
 		echo "== $$script"; $(BIN)/python "$$script"; done
@@ -45,10 +45,21 @@ test-packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	{ command -v opendkim || [ -x /usr/sbin/opendkim ]; } >/dev/null 2>&1 || missing="$$missing opendkim opendkim-tools"; \
+	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "Installing Debian's$$missing for the tests"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
 			|| echo "$$missing could not be installed; the tests that need them will be skipped"; \
+	fi
+
+# The benchmarks drive postfix's smtp-sink and wrk.
+bench-packages:
+	@missing=""; \
+	[ -x /usr/sbin/smtp-sink ] || missing="$$missing postfix"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's$$missing for the benchmarks"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 # Refresh the message catalogs after changing user-facing text.

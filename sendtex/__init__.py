@@ -20,7 +20,7 @@ def create_app(test_config=None):
     )
     Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    from sendtex import config, db, queue, uploads, web
+    from sendtex import api, config, db, queue, sitestats, uploads, web
     from sendtex.models.accounts import configure_password_hashing
     from sendtex.tasks.context import set_app
 
@@ -31,7 +31,9 @@ def create_app(test_config=None):
     set_app(app)
     web.init_app(app)
     uploads.init_app(app)
+    sitestats.init_app(app)
     _register_blueprints(app)
+    api.init_app(app, web.csrf)
     import sendtex.tasks  # noqa: F401  (registers the tasks with Huey)
 
     return app
@@ -42,9 +44,15 @@ def _register_blueprints(app):
     from sendtex.auth.routes import bp as auth_bp
     from sendtex.campaigns import bp as campaigns_bp
     from sendtex.lists import bp as lists_bp
+    from sendtex.preferences.routes import bp as preferences_bp
     from sendtex.privacy.routes import bp as privacy_bp
     from sendtex.public.routes import bp as public_bp
+    from sendtex.staff import bp as staff_bp
+    from sendtex.stats import bp as stats_bp
+    from sendtex.subscribe.routes import bp as subscribe_bp
+    from sendtex.tracking.hooks import bp as hooks_bp
     from sendtex.tracking.routes import bp as tracking_bp
 
-    for blueprint in (public_bp, auth_bp, accounts_bp, lists_bp, campaigns_bp, privacy_bp, tracking_bp):
+    for blueprint in (public_bp, auth_bp, accounts_bp, lists_bp, campaigns_bp, privacy_bp, tracking_bp,
+                      staff_bp, preferences_bp, subscribe_bp, stats_bp, hooks_bp):
         app.register_blueprint(blueprint)

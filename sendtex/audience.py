@@ -5,7 +5,9 @@ is validated and encrypted the same way wherever it comes from.
 """
 import datetime
 import json
+import operator
 import re
+from functools import reduce
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -14,6 +16,7 @@ from peewee import IntegrityError
 
 from sendtex.crypto import BlindIndex, DecryptionError, FieldCipher, associated_data
 from sendtex.db import db
+from sendtex.models.accounts import Account
 from sendtex.models.base import utcnow
 from sendtex.models.contacts import BUILTIN_KEYS, Contact, Field, Subscription
 from sendtex.validation import Invalid, normalise_email
@@ -247,6 +250,21 @@ def find_by_email(account_id, email):
         return None
     digest = email_digest(account_id, normalised)
     return Contact.for_account(account_id).where(Contact.email_digest == digest).first()
+
+
+def contacts_everywhere(email):
+    """The contacts with this address in every account (each account has its own blind index)."""
+    try:
+        normalised = fast_normalise_email(email)
+    except Invalid:
+        return []
+    pairs = [(account_id, email_digest(account_id, normalised)) for (account_id,) in Account.select(Account.id).tuples()]
+    found = []
+    for start in range(0, len(pairs), 400):
+        condition = reduce(operator.or_, [(Contact.account == account_id) & (Contact.email_digest == digest)
+                                          for account_id, digest in pairs[start:start + 400]])
+        found.extend(Contact.select().where(condition).order_by(Contact.account, Contact.id))
+    return found
 
 
 def create_contact(fields, values, list_ids=(), subscription_status="subscribed", status="active"):

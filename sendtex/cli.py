@@ -36,7 +36,8 @@ class EmbeddedConsumer(Consumer):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, help="Port to listen on.")
 @click.option("--threads", default=8, show_default=True, help="Web server threads.")
-@click.option("--workers", default=2, show_default=True, help="Background worker threads.")
+@click.option("--workers", default=4, show_default=True,
+              help="Background worker threads (a campaign's sending lanes each take one, see SEND_LANES).")
 def serve(host, port, threads, workers):
     """Run the web app and a background worker in one process (the single-command default)."""
     from waitress import serve as waitress_serve
@@ -54,15 +55,51 @@ def serve(host, port, threads, workers):
         consumer.stop(graceful=True)
 
 
+class WorkerConsumer(Consumer):
+    """The standalone worker's consumer: with process workers, each child dies with the consumer (kill -9
+    included) instead of running on orphaned beside the worker that replaces it."""
+
+    def get_environment(self, worker_type):
+        environment = super().get_environment(worker_type)
+        if environment.forks:
+            init_child = environment.init_child
+
+            def init_child_dying_with_parent(process):
+                _die_with_parent()
+                init_child(process)
+
+            environment.init_child = init_child_dying_with_parent
+        return environment
+
+
+def _die_with_parent():
+    """Have the kernel kill this process when its parent exits (Linux; elsewhere nothing changes)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        parent = os.getppid()
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+
 @main.command()
-@click.option("--workers", default=4, show_default=True, help="Worker threads.")
-def worker(workers):
+@click.option("--workers", default=4, show_default=True,
+              help="Worker processes (a campaign's sending lanes each take one, see SEND_LANES).")
+@click.option("--threads", "use_threads", is_flag=True,
+              help="Worker threads of one process instead of processes (lanes then share one CPU core).")
+def worker(workers, use_threads):
     """Run a background worker alone (production: beside gunicorn)."""
     from sendtex.queue import huey
 
     create_app()
     _refuse_unmigrated()
-    huey.create_consumer(workers=workers, worker_type="thread", periodic=True).run()
+    # Forked workers must not share the parent's SQLite connections: each opens its own.
+    huey.storage.close()
+    db.close()
+    WorkerConsumer(huey, workers=workers, worker_type="thread" if use_threads else "process", periodic=True).run()
 
 
 def _refuse_unmigrated():
@@ -252,14 +289,18 @@ def relay_add(name, password, **settings):
 @relay.command("list")
 def relay_list():
     """Show the relays."""
+    from sendtex.models.base import utcnow
     from sendtex.models.relays import Relay
 
     create_app()
     with db.connection_context():
         rows = list(Relay.select().order_by(Relay.name))
     for row in rows:
+        cooling = "" if row.available(utcnow()) else \
+            f"\tskipped until {row.unavailable_until:%Y-%m-%d %H:%M:%S} UTC: {row.unavailable_reason}"
         click.echo(f"{row.name}\t{row.host}:{row.port}\t{row.security}\t{row.region}\t"
-                   f"{row.max_connections} conn\t{row.max_per_second}/s\t{'enabled' if row.enabled else 'disabled'}")
+                   f"{row.max_connections} conn\t{row.max_per_second}/s\t{'enabled' if row.enabled else 'disabled'}"
+                   f"{cooling}")
     if not rows:
         click.echo("No relay: campaigns go to the local outbox (accounts with EU-only sending cannot send).")
 

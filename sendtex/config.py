@@ -26,13 +26,26 @@ DEFAULTS = {
     "SEND_RETRY_FIRST_DELAY_SECONDS": 60,
     "SEND_PAUSE_WINDOW": 200,
     "SEND_PAUSE_FAILURE_RATE": 0.2,
+    "SEND_LANES": 2,
+    "SEND_RELAY_COOLDOWN_SECONDS": 60,
     "LIST_UNSUBSCRIBE_MAILTO": "",
+    "SEND_ENVELOPE_FROM": "",  # empty: a campaign's own From address
     "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
     "IMPORT_CHUNK_ROWS": 2000,
+    "API_RATE_LIMIT": 600,
+    "API_RATE_WINDOW_SECONDS": 60,
+    "API_IDEMPOTENCY_HOURS": 24,
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_WINDOW_MINUTES": 15,
     "PASSWORD_RESET_MAX_AGE": 3600,
     "INVITATION_MAX_AGE": 7 * 24 * 3600,
+    "SIGNUP_CONFIRM_MAX_AGE": 7 * 24 * 3600,
+    "SIGNUP_LIMIT_PER_NETWORK": 20,
+    "SIGNUP_LIMIT_PER_ADDRESS": 3,
+    "SIGNUP_LIMIT_WINDOW_MINUTES": 60,
+    "PREFERENCES_LINK_MAX_AGE": 24 * 3600,
+    "CONTACT_FORM_NOTIFY": "",  # empty: no mail about new contact-form messages
+    "WEBSITE_FORMS_LIMIT_PER_NETWORK": 5,  # contact messages, and job applications, per network per hour
     "MAIL_FROM": "Sendtex <no-reply@localhost>",
     "SMTP_HOST": "",
     "SMTP_PORT": 587,
@@ -43,6 +56,17 @@ DEFAULTS = {
     "OUTBOX_DIR": "",  # empty: <instance>/outbox
     "DNS_RESOLVER": "",  # empty: the system's resolver; else host or host:port ([v6]:port), for "Check DNS"
     "DNS_TIMEOUT": 5,
+    "BOUNCE_IMAP_HOST": "",  # empty: no bounce mailbox is read
+    "BOUNCE_IMAP_PORT": 993,
+    "BOUNCE_IMAP_SECURITY": "tls",  # tls (implicit) or starttls
+    "BOUNCE_IMAP_USER": "",
+    "BOUNCE_IMAP_PASSWORD": "",
+    "BOUNCE_IMAP_FOLDER": "INBOX",
+    "BOUNCE_IMAP_PROCESSED_FOLDER": "Processed",
+    "BOUNCE_IMAP_VERIFY": True,
+    "BOUNCE_IMAP_CA_FILE": "",
+    "BOUNCE_IMAP_INTERVAL_SECONDS": 300,
+    "BOUNCE_WEBHOOK_SECRET": "",  # empty: POST /hooks/bounces answers 404
     "CONTROLLER_NAME": "Sendtex operator",
     "CONTROLLER_ADDRESS": "Street 1, 1000 City, Country",
     "CONTROLLER_VAT": "",
@@ -61,6 +85,7 @@ DEFAULTS = {
     "RETENTION_EXPORTS_DAYS": 7,
     "RETENTION_LOGIN_ATTEMPTS_DAYS": 1,
     "RETENTION_CONSENT_RECORDS_DAYS": 1825,
+    "RETENTION_DATA_REQUESTS_DAYS": 1825,  # counted from the request's closing
 }
 
 

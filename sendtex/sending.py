@@ -58,6 +58,15 @@ def relays_for(account):
     return list(Relay.usable(account.eu_only_sending).order_by(Relay.id))
 
 
+def lane_count(account):
+    """How many connections a campaign of the account sends over at once: SEND_LANES, at most the sum of
+    its relays' max_connections (one for the outbox)."""
+    if uses_outbox(account):
+        return 1
+    connections = sum(max(relay.max_connections, 0) for relay in relays_for(account))
+    return max(1, min(current_app.config["SEND_LANES"], connections))
+
+
 def uses_outbox(account):
     """True when no relay at all is configured: campaigns then go to the local outbox (a fresh install)."""
     return not account.eu_only_sending and not Relay.select().where(Relay.enabled == True).exists()  # noqa: E712
@@ -110,9 +119,9 @@ def start(campaign):
         campaign.lease_until = utcnow()  # free for the first worker to take
         campaign.save()
         campaign.recount()
-    from sendtex.tasks.sending import send_campaign
+    from sendtex.tasks.sending import start_lanes
 
-    send_campaign(campaign.id)
+    start_lanes(campaign)
     return campaign
 
 

@@ -173,7 +173,11 @@ def _flashes_out_of_band(response):
 
 
 def error_response(status, message=None):
-    """The error page, or for htmx requests an out-of-band message that swaps nothing else."""
+    """The error page, or for htmx requests an out-of-band message that swaps nothing else (JSON under /api)."""
+    if request.path == "/api" or request.path.startswith("/api/"):
+        from sendtex.api.errors import json_error  # API clients get their error shape, never an HTML page
+
+        return json_error(status)
     message = message or ERROR_MESSAGES.get(status, ERROR_MESSAGES[400])
     if request.htmx:
         body = render_template("_flashes.html", oob=True, messages=[("error", message)])

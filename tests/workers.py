@@ -18,9 +18,9 @@ def worker_env(instance):
     return env
 
 
-def start_worker(instance, log):
-    """`sendtex worker` in its own process."""
-    command = [sys.executable, "-c", "from sendtex.cli import main; main()", "worker", "--workers", "1"]
+def start_worker(instance, log, workers=1):
+    """`sendtex worker` in its own process (its workers are child processes that die with it)."""
+    command = [sys.executable, "-c", "from sendtex.cli import main; main()", "worker", "--workers", str(workers)]
     return subprocess.Popen(command, env=worker_env(instance), stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -35,17 +35,17 @@ def wait_for(condition, timeout, what):
     pytest.fail(f"timed out waiting for {what}")
 
 
-def kill_mid_work_then_finish(instance, log_path, started, check_killed, finished):
+def kill_mid_work_then_finish(instance, log_path, started, check_killed, finished, workers=1):
     """Start a worker, SIGKILL it once started() holds, run check_killed(), then let a new worker finish."""
     with open(log_path, "wb") as log:
-        first = start_worker(instance, log)
+        first = start_worker(instance, log, workers)
         try:
             wait_for(started, 60, "the work to start")
             first.send_signal(signal.SIGKILL)
             first.wait(10)
             with db.connection_context():
                 check_killed()
-            second = start_worker(instance, log)
+            second = start_worker(instance, log, workers)
             try:
                 wait_for(finished, 120, "the work to finish after the restart")
             finally:

@@ -15,6 +15,7 @@ from sendtex.models.accounts import Invitation, User
 from sendtex.models.audit import AuditEntry
 from sendtex.models.mail import OutboxMessage
 from sendtex.tasks.accounts import mail_invitation
+from sendtex.tasks.stats import detach_tracking_events
 from sendtex.web import owned_or_404, redirect_to, render, render_form
 
 bp = Blueprint("accounts", __name__)
@@ -126,8 +127,11 @@ def settings():
         abort(403)
     form = SettingsForm(obj=account)
     if form.validate_on_submit():
+        was_tracking_individually = account.individual_tracking
         form.populate_obj(account)
         account.save()
+        if was_tracking_individually and not account.individual_tracking:
+            detach_tracking_events(account.id)
         flash(_("Settings saved."), "success")
         if not request.htmx:
             return redirect_to(url_for("accounts.account"))

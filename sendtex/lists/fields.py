@@ -67,22 +67,27 @@ def fields():
 def create_field():
     """Add a custom field at the end of the list."""
     form, account_id = _new_field_form(), current_user.account_id
-    if form.validate_on_submit():
-        if _leftovers_of_deleted_field(account_id, form.key.data):
-            form.key.errors.append(_("A deleted field with this key is still being removed. Try again in a minute."))
-        else:
-            try:
-                with db.atomic():
-                    # A new field has no values yet: its encryption needs no job.
-                    Field.create(account=account_id, key=form.key.data, label=form.label.data, type=form.type.data,
-                                 choices=form.choices.data, required=form.required.data,
-                                 encrypted=form.encrypted.data, position=_next_position())
-            except IntegrityError:
-                form.key.errors.append(_("A field with this key already exists."))
-            else:
-                flash(_("The field %(label)s was added.", label=form.label.data), "success")
-                return _after_change()
+    if form.validate_on_submit() and add_field(account_id, form):
+        flash(_("The field %(label)s was added.", label=form.label.data), "success")
+        return _after_change()
     return render_form("lists/fields.html", "lists/_fields.html", form, **_panel(account_id))
+
+
+def add_field(account_id, form):
+    """Create the validated form's field at the end of the account's fields; None (the reason on the form) if not."""
+    if _leftovers_of_deleted_field(account_id, form.key.data):
+        form.key.errors.append(_("A deleted field with this key is still being removed. Try again in a minute."))
+        return None
+    try:
+        with db.atomic():
+            # A new field has no values yet: its encryption needs no job.
+            return Field.create(account=account_id, key=form.key.data, label=form.label.data, type=form.type.data,
+                                choices=form.choices.data, required=form.required.data,
+                                encrypted=form.encrypted.data, position=_next_position(account_id),
+                                subscriber_editable=form.subscriber_editable.data)
+    except IntegrityError:
+        form.key.errors.append(_("A field with this key already exists."))
+        return None
 
 
 def _leftovers_of_deleted_field(account_id, key):
@@ -95,8 +100,8 @@ def _leftovers_of_deleted_field(account_id, key):
     return pending_job(account_id, key=key) is not None
 
 
-def _next_position():
-    last = Field.for_account(current_user.account_id).select(fn.MAX(Field.position)).scalar()
+def _next_position(account_id):
+    last = Field.for_account(account_id).select(fn.MAX(Field.position)).scalar()
     return (last or 0) + 1
 
 
@@ -117,7 +122,7 @@ def _encryption_target(field):
 def _edit_form(field, **kwargs):
     form_class = BuiltinFieldForm if field.builtin else FieldEditForm
     form = form_class(label=field.label, required=field.required, choices="\n".join(field.choices),
-                      encrypted=_encryption_target(field), **kwargs)
+                      encrypted=_encryption_target(field), subscriber_editable=field.subscriber_editable, **kwargs)
     form.field_type = field.type
     return form
 
@@ -135,25 +140,33 @@ def update_field(field_id):
     """Save a field's label, required flag and options; a change of encryption starts a job."""
     field = owned_or_404(Field, field_id)
     form = _edit_form(field)
-    if form.validate_on_submit():
-        encrypt, target = form.encrypted.data, _encryption_target(field)
-        if encrypt != target and pending_job(field.account_id, field_id=field.id):
-            form.encrypted.errors.append(BUSY)
-        else:
-            _save_field(field, form)
-            # Saving again also finishes a change of encryption that stopped half-way.
-            if encrypt != target or field.id in stopped_changes(field.account_id):
-                start_field_encryption(field, encrypt)
-            flash(_("The field %(label)s was saved.", label=field_label(field)), "success")
-            return _after_change()
+    if form.validate_on_submit() and change_field(field, form):
+        flash(_("The field %(label)s was saved.", label=field_label(field)), "success")
+        return _after_change()
     return render_form("lists/fields_edit.html", "lists/_field_edit.html", form, field=field)
 
 
+def change_field(field, form):
+    """Save the validated edit form on the field, a change of encryption by a job; False (error on the form) if busy."""
+    encrypt, target = form.encrypted.data, _encryption_target(field)
+    if encrypt != target and pending_job(field.account_id, field_id=field.id):
+        form.encrypted.errors.append(BUSY)
+        return False
+    _save_field(field, form)
+    # Saving again also finishes a change of encryption that stopped half-way.
+    if encrypt != target or field.id in stopped_changes(field.account_id):
+        start_field_encryption(field, encrypt)
+    return True
+
+
 def _save_field(field, form):
+    # The address is what a preference link proves: subscribers never change it themselves.
+    field.subscriber_editable = form.subscriber_editable.data and field.key != "email"
     if field.builtin:
+        field.save(only=[Field.subscriber_editable])
         return
     field.label, field.required, field.choices = form.label.data, form.required.data, form.choices.data
-    field.save(only=[Field.label, Field.required, Field.choices])
+    field.save(only=[Field.label, Field.required, Field.choices, Field.subscriber_editable])
 
 
 @bp.route("/fields/<int:field_id>/move", methods=["POST"])

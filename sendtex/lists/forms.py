@@ -112,6 +112,7 @@ class FieldEditForm(FlaskForm):
     choices = TextAreaField(_l("Options (one per line, for a single choice field)"))
     required = BooleanField(_l("Required"))
     encrypted = BooleanField(_l("Encrypted"))
+    subscriber_editable = BooleanField(_l("Subscribers may change it in their preferences"))
     field_type = "text"  # the type whose options are checked; a created field's type never changes
 
     def validate_choices(self, field):
@@ -155,6 +156,7 @@ class FieldForm(FieldEditForm):
 
 class BuiltinFieldForm(FlaskForm):
     encrypted = BooleanField(_l("Encrypted"))
+    subscriber_editable = BooleanField(_l("Subscribers may change it in their preferences"))
 
 
 class FieldMoveForm(FlaskForm):

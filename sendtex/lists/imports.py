@@ -36,16 +36,23 @@ def upload_import():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _upload_refused(_("Choose a CSV file to upload."))
+    try:
+        job = draft_import(upload, current_user.account_id, current_user.id)
+    except CsvProblem as exc:
+        return _upload_refused(str(exc))
+    return redirect_to(url_for("lists.import_detail", import_id=job.id))
+
+
+def draft_import(upload, account_id, user_id=None):
+    """Keep an uploaded CSV file that can be read, as a draft import; CsvProblem (the file deleted) otherwise."""
     name, size = keep_upload(upload)
     try:
         encoding, delimiter, header, _preview = inspect(name)
-    except CsvProblem as exc:
+    except CsvProblem:
         delete_upload(name)
-        return _upload_refused(str(exc))
-    job = Import.create(account=current_user.account_id, user=current_user.id, original_name=upload.filename[:255],
-                        upload_name=name, total=size, encoding=encoding, delimiter=delimiter, header=header,
-                        status="draft")
-    return redirect_to(url_for("lists.import_detail", import_id=job.id))
+        raise
+    return Import.create(account=account_id, user=user_id, original_name=upload.filename[:255], upload_name=name,
+                         total=size, encoding=encoding, delimiter=delimiter, header=header, status="draft")
 
 
 def _upload_refused(message):
@@ -91,6 +98,12 @@ def start_import(import_id):
     chosen, errors = _read_choices(job)
     if errors:
         return _mapping_page(job, errors, 422, chosen)
+    queue_import(job, chosen)
+    return redirect_to(url_for("lists.import_detail", import_id=job.id))
+
+
+def queue_import(job, chosen):
+    """Store the checked mapping and options on a draft import and queue it."""
     job.mapping, job.mode, job.list_ids, job.confirmed = (
         {str(column): target for column, target in chosen["mapping"].items()}, chosen["mode"],
         chosen["list_ids"], chosen["confirmed"])
@@ -98,14 +111,20 @@ def start_import(import_id):
     job.renew_lease(lease_seconds())
     job.save()
     run_import(job.id)
-    return redirect_to(url_for("lists.import_detail", import_id=job.id))
 
 
 def _read_choices(job):
     """The mapping and options posted for an import, and what is wrong with them."""
+    mapping = {index: request.form.get(f"column-{index}", "") for index in range(len(job.header))}
+    list_ids = sorted({int(value) for value in request.form.getlist("list") if value.isdigit()})
+    return check_choices(job, mapping, request.form.get("mode", ""), list_ids,
+                         request.form.get("confirmed") != "double")
+
+
+def check_choices(job, mapping, mode, list_ids, confirmed):
+    """The mapping ({column index: target}) and options chosen for an import, and what is wrong with them."""
     fields = FieldSet(job.account_id)
     allowed = set(fields.by_key) | {FULL_NAME, ATTRIBUTES_JSON}
-    mapping = {index: request.form.get(f"column-{index}", "") for index in range(len(job.header))}
     mapping = {index: target for index, target in mapping.items() if target}
     errors = [_("“%(target)s” is not a field of this account.", target=target)
               for target in mapping.values() if target not in allowed]
@@ -114,16 +133,13 @@ def _read_choices(job):
                for target in sorted(set(targets)) if targets.count(target) > 1]
     if "email" not in targets:
         errors.append(_("Choose the column that holds the e-mail address."))
-    mode = request.form.get("mode", "")
     if mode not in IMPORT_MODES:
         errors.append(_("Choose what the import should do."))
-    list_ids = sorted({int(value) for value in request.form.getlist("list") if value.isdigit()})
     if len(list_ids) != MailingList.for_account(job.account_id).where(MailingList.id.in_(list_ids)).count():
         errors.append(_("One of the chosen lists does not exist."))
     if mode == "subscribe" and not list_ids:
         errors.append(_("Choose at least one list to subscribe the contacts to."))
-    chosen = {"mapping": mapping, "mode": mode, "list_ids": list_ids,
-              "confirmed": request.form.get("confirmed") != "double"}
+    chosen = {"mapping": mapping, "mode": mode, "list_ids": list_ids, "confirmed": confirmed}
     return chosen, errors
 
 

@@ -50,20 +50,37 @@ def _qp_line(line, last):
     return b"=\r\n".join(chunks)
 
 
-def quoted_printable(text):
+def quoted_printable(text, known=None):
     """UTF-8 quoted-printable body with CRLF line ends, byte for byte what binascii.b2a_qp(istext=True) gives.
 
     b2a_qp goes through every byte at ~8 ns each: 23-25 µs for each 3 KB part of bench/bench_send.py's
     message, the biggest cost of building it. Campaign text is mostly lines of plain ASCII that QP keeps as
     they are (or only cuts at 76): those are passed through here, the C encoder gets only the lines that
-    need escaping (in HTML, those with an "="): 17-19 µs a part. tests/test_message.py checks the output
-    against b2a_qp on many generated texts."""
-    data = text.replace("\r\n", "\n").encode("utf-8")
-    if b"\r" in data:  # a lone CR switches b2a_qp's line-end handling for the whole text: let it do all
-        return binascii.b2a_qp(data, istext=True).replace(b"\n", CRLF)
-    lines = data.split(b"\n")
-    final = len(lines) - 1
-    return CRLF.join([_qp_line(line, number == final) for number, line in enumerate(lines)])
+    need escaping (in HTML, those with an "="): 17-19 µs a part. `known` ({line: encoded}, filled here up
+    to KNOWN_LINES) keeps the encoding of lines that are the same for every recipient of a campaign, most
+    of its text: a part then costs ~5 µs. tests/test_message.py checks the output against b2a_qp on many
+    generated texts."""
+    data = text.replace("\r\n", "\n")
+    if "\r" in data:  # a lone CR switches b2a_qp's line-end handling for the whole text: let it do all
+        return binascii.b2a_qp(data.encode("utf-8"), istext=True).replace(b"\n", CRLF)
+    lines = data.split("\n")  # as splitting the UTF-8 bytes: no multi-byte sequence holds a newline byte
+    last = lines.pop()
+    if known is None:
+        encoded = [_qp_line(line.encode("utf-8"), False) for line in lines]
+    else:
+        encoded = []
+        for line in lines:
+            piece = known.get(line)
+            if piece is None:
+                piece = _qp_line(line.encode("utf-8"), False)
+                if len(known) < KNOWN_LINES:
+                    known[line] = piece
+            encoded.append(piece)
+    encoded.append(_qp_line(last.encode("utf-8"), True))
+    return CRLF.join(encoded)
+
+
+KNOWN_LINES = 2000  # lines a campaign keeps encoded (a bound on memory: lines with merge tags never repeat)
 
 
 _date = [None, b""]  # [the second, its Date header value]
@@ -96,6 +113,7 @@ class MessageTemplate:
         self.message_domain = message_domain
         self.id_header = id_header
         self._subjects = {}
+        self._known_lines = {}
 
     def _subject(self, subject):
         # Most campaigns have one subject for everybody: encode it once.
@@ -124,7 +142,9 @@ class MessageTemplate:
         part_head = b"Content-Transfer-Encoding: quoted-printable" + CRLF + CRLF
         return b"".join([
             head, CRLF,
-            separator, CRLF, b'Content-Type: text/plain; charset="utf-8"', CRLF, part_head, quoted_printable(text), CRLF,
-            separator, CRLF, b'Content-Type: text/html; charset="utf-8"', CRLF, part_head, quoted_printable(html), CRLF,
+            separator, CRLF, b'Content-Type: text/plain; charset="utf-8"', CRLF, part_head,
+            quoted_printable(text, self._known_lines), CRLF,
+            separator, CRLF, b'Content-Type: text/html; charset="utf-8"', CRLF, part_head,
+            quoted_printable(html, self._known_lines), CRLF,
             separator, b"--", CRLF,
         ]), message_id

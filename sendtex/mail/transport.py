@@ -1,8 +1,11 @@
 """Delivery of system mail: through the configured SMTP relay, or into the local Maildir outbox."""
+import fcntl
 import mailbox
+import os
+import re
 import smtplib
 import ssl
-import threading
+import struct
 import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -92,6 +95,11 @@ class TemporaryFailure(DeliveryError):
     """The relay could not take the message now (4xx, a dropped connection, a timeout): try again later."""
 
 
+class RelayUnavailable(TemporaryFailure):
+    """The relay cannot be used at all now (connection refused, TLS or certificate failure, login refused,
+    timeout on connect): nothing was handed to it, so the message can go to another relay at once."""
+
+
 class PermanentFailure(DeliveryError):
     """The relay refused the message for good (5xx); `hard_bounce` when the address does not exist (5.1.x)."""
 
@@ -107,17 +115,25 @@ def _classify(exc):
         code, text = exc.smtp_code, exc.smtp_error
     else:  # disconnects, timeouts, refused connections
         return TemporaryFailure(str(exc) or exc.__class__.__name__)
+    return _reply_failure(code, text)
+
+
+def _reply_failure(code, text):
+    """The DeliveryError for a relay's reply that is not a success."""
     text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
     message = f"{code} {text}"[:480]
-    if 400 <= code < 500:
+    if 400 <= code < 500 or code < 200:  # below 200: no reply (smtplib's -1), as a dropped connection
         return TemporaryFailure(message)
     return PermanentFailure(message, hard_bounce=text.lstrip().startswith("5.1."))
+
+
+_NOT_PLAIN = re.compile('[<>\r\n" ()]')
 
 
 def _plain_address(address):
     """True for an address that can go in <...> as it is (what smtplib's quoteaddr() would give):
     anything else takes smtplib's own path."""
-    return address.isascii() and not any(c in address for c in "<>\r\n\" ()") and "@" in address
+    return address.isascii() and "@" in address and not _NOT_PLAIN.search(address)
 
 
 def _dot_stuffed(message_bytes):
@@ -132,157 +148,252 @@ def _dot_stuffed(message_bytes):
     return message_bytes + b".\r\n"
 
 
+_IGNORED = object()  # the ticket of a reply that belongs to no message (RSET, a lone dot)
+
+
+def send_and_wait(sender, envelope_from, recipient, message_bytes):
+    """Hand one message to anything with submit() and flush() and wait for the answer; raises the
+    DeliveryError if it was not taken."""
+    sender.submit(envelope_from, recipient, message_bytes, message_bytes)
+    failure = next((failure for ticket, failure in sender.flush() if ticket is message_bytes), None)
+    if failure is not None:
+        raise failure
+
+
 class SmtpSession:
-    """One reusable connection to a relay, opened on first use and again after a failure."""
+    """One reusable connection to a relay, opened on first use and again after a dropped connection.
+
+    submit() hands a message over and returns at once; collect() then gives (ticket, failure or None) for
+    every message whose fate is known. With PIPELINING (RFC 2920) a message costs one write and one read:
+    its envelope (MAIL, RCPT, DATA) goes out in the same write as the content of the message before, and
+    the replies to both are read together by the next collect(), so the relay works while the caller
+    prepares the next message. At any moment at most one message's content has been written without its
+    final reply having been read: the messages in flight if the process dies are bounded by one a session.
+    """
 
     def __init__(self, host, port, security="starttls", username="", password="", timeout=30):
         self.host, self.port, self.security = host, port, security
         self.username, self.password, self.timeout = username, password, timeout
         self._client = None
-        self._pipelining = self._size = self._awaiting = False
+        self._pipelining = self._size = False
+        self._expected = []  # (ticket, kind, message bytes) for each reply written for but not read, in order
+        self._content = None  # (ticket, dot-stuffed content) of a message whose DATA got 354, not yet written
+        self._reset_pending = False
+        self._outcomes = []
 
     def _connect(self):
-        context = ssl.create_default_context()
-        if self.security == "tls":
-            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-        else:
-            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            if self.security == "starttls":
-                client.starttls(context=context)
-        if self.username:
-            client.login(self.username, self.password)
-        client.ehlo_or_helo_if_needed()
+        context, client = ssl.create_default_context(), None
+        try:
+            if self.security == "tls":
+                client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.security == "starttls":
+                    client.starttls(context=context)
+            if self.username:
+                client.login(self.username, self.password)
+            client.ehlo_or_helo_if_needed()
+        except (smtplib.SMTPException, OSError) as exc:  # refused, unreachable, TLS, certificate, login, timeout
+            if client is not None:
+                client.close()
+            if isinstance(exc, smtplib.SMTPAuthenticationError):
+                raise RelayUnavailable(f"the relay refused the login: {exc.smtp_code}") from exc
+            raise RelayUnavailable(f"cannot connect to {self.host}:{self.port}: "
+                                   f"{exc or exc.__class__.__name__}"[:480]) from exc
         self._pipelining = client.does_esmtp and client.has_extn("pipelining")
         self._size = client.does_esmtp and client.has_extn("size")
         return client
 
     def send(self, envelope_from, recipient, message_bytes):
-        """Hand one message to the relay; TemporaryFailure or PermanentFailure if it does not take it."""
-        self.submit(envelope_from, recipient, message_bytes)
-        self.result()
+        """Hand one message to the relay and wait for its answer; TemporaryFailure or PermanentFailure
+        (RelayUnavailable when it cannot be reached) if it does not take it."""
+        send_and_wait(self, envelope_from, recipient, message_bytes)
 
-    def submit(self, envelope_from, recipient, message_bytes):
-        """Start handing one message to the relay; result() then says whether it took it.
+    def submit(self, envelope_from, recipient, message_bytes, ticket=None):
+        """Start handing one message to the relay; collect() later says whether it took it.
 
-        With PIPELINING this returns once the data is written, before the relay's final reply, so the
-        caller can prepare the next message while the relay works on this one (~80 µs a message on the
-        bench box, half of the wait on the relay); otherwise the whole transaction is done here.
-        Raises TemporaryFailure or PermanentFailure when the relay refuses it before the data."""
-        assert not self._awaiting, "result() of the message before first"
-        try:
-            if self._client is None:
-                self._client = self._connect()
-            if self._pipelining and _plain_address(envelope_from) and _plain_address(recipient):
-                self._send_pipelined(envelope_from, recipient, message_bytes)
-                self._awaiting = True
-            else:
-                self._client.sendmail(envelope_from, [recipient], message_bytes)
-        except (smtplib.SMTPException, OSError) as exc:
-            raise self._failure(exc) from exc
-
-    def result(self):
-        """Wait for the relay's final reply to the message submit() handed over (if it has not come yet):
-        TemporaryFailure or PermanentFailure if the relay did not take it."""
-        if not self._awaiting:
+        Raises RelayUnavailable (and nothing else) when the relay cannot be reached: the message was then
+        not handed over. Any other failure comes out of collect() with the message's ticket."""
+        pipelined = self._pipelining and _plain_address(envelope_from) and _plain_address(recipient)
+        if not pipelined and (self._content is not None or self._reset_pending):
+            self._write_with_content(b"", [])  # what is held back goes first: sendmail() waits for each reply
+        if self._expected:
+            self._read_replies()
+        if self._client is None:
+            self._client = self._connect()
+            pipelined = self._pipelining and _plain_address(envelope_from) and _plain_address(recipient)
+        if not pipelined:
+            self._send_whole(envelope_from, recipient, message_bytes, ticket)
             return
-        self._awaiting = False
-        try:
-            code, reply = self._client.getreply()
-            if code != 250:
-                raise smtplib.SMTPDataError(code, reply)
-        except (smtplib.SMTPException, OSError) as exc:
-            raise self._failure(exc) from exc
-
-    def _failure(self, exc):
-        """The DeliveryError for what went wrong; the connection is closed or reset to be usable again."""
-        self._awaiting = False
-        if isinstance(exc, smtplib.SMTPAuthenticationError):
-            self.close()
-            return TemporaryFailure(f"the relay refused the login: {exc.smtp_code}")
-        failure = _classify(exc)
-        if isinstance(failure, TemporaryFailure) or isinstance(exc, smtplib.SMTPServerDisconnected):
-            self.close()
-        else:
-            self._reset()
-        return failure
-
-    def _send_pipelined(self, envelope_from, recipient, message_bytes):
-        """smtplib's sendmail() with MAIL FROM, RCPT TO and DATA in one write (RFC 2920 PIPELINING).
-
-        smtplib waits for each reply before the next command: four round trips a message, each a
-        context switch to the relay and back. On the 2-core bench box (bench/bench_send.py, smtp-sink)
-        that was ~35% of the send loop's time; one write for the three commands and one for the data
-        leave two round trips. Raises the same exceptions sendmail() would for the same replies, so
-        _classify() sorts them the same way; all three replies are always read before raising, so the
-        connection is left in step with the relay (RSET after a refusal, as before)."""
-        client = self._client
         mail = f"MAIL FROM:<{envelope_from}> SIZE={len(message_bytes)}" if self._size else \
             f"MAIL FROM:<{envelope_from}>"
-        client.send(f"{mail}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii"))
-        mail_reply, rcpt_reply, data_reply = client.getreply(), client.getreply(), client.getreply()
-        if data_reply[0] == 354 and (mail_reply[0] != 250 or rcpt_reply[0] not in (250, 251)):
+        self._write_with_content(f"{mail}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii"),
+                                 [(ticket, "envelope", message_bytes)])
+
+    def collect(self):
+        """[(ticket, None or the DeliveryError)] of the messages whose fate became known, oldest first."""
+        if self._expected:
+            self._read_replies()
+        outcomes, self._outcomes = self._outcomes, []
+        return outcomes
+
+    def flush(self):
+        """Write the content still held back, wait for every reply, and collect()."""
+        if self._expected:
+            self._read_replies()
+        if self._content is not None:
+            self._write_with_content(b"", [])
+        return self.collect()
+
+    def _write_with_content(self, commands, expected):
+        """One write: the content of the message the relay said 354 to (if any), a RSET the last refusal
+        calls for, then the commands; `expected` lists their replies to come."""
+        content, self._content = self._content, None
+        data, replies = commands, list(expected)
+        if self._reset_pending:
+            data, self._reset_pending = b"RSET\r\n" + data, False
+            replies.insert(0, (_IGNORED, "rset", None))
+        if content is not None:
+            data = content[1] + data
+            replies.insert(0, (content[0], "final", None))
+        self._expected.extend(replies)
+        try:
+            self._client.send(data)
+        except (smtplib.SMTPException, OSError) as exc:
+            self._lost(exc)
+
+    def _read_replies(self):
+        """Read every reply written for, in order, and sort out what each means."""
+        client, failed_envelope = self._client, False
+        try:
+            while self._expected:
+                ticket, kind, message_bytes = self._expected[0]
+                if kind == "envelope":
+                    replies = client.getreply(), client.getreply(), client.getreply()
+                    self._expected.pop(0)
+                    failed_envelope |= self._envelope_replied(ticket, message_bytes, *replies)
+                else:
+                    code, text = client.getreply()
+                    self._expected.pop(0)
+                    if ticket is not _IGNORED:
+                        self._outcomes.append((ticket, None if code == 250 else _reply_failure(code, text)))
+                    if code == 421:  # the relay is closing the connection
+                        raise smtplib.SMTPServerDisconnected(f"{code} {text}")
+        except (smtplib.SMTPException, OSError) as exc:
+            self._lost(exc)
+            return
+        # A refused sender or recipient leaves the transaction open: RSET goes with the next write.
+        self._reset_pending |= failed_envelope and self._content is None
+
+    def _envelope_replied(self, ticket, message_bytes, mail_reply, rcpt_reply, data_reply):
+        """Record the replies to MAIL, RCPT and DATA; True when the message was refused."""
+        if data_reply[0] == 354 and mail_reply[0] == 250 and rcpt_reply[0] in (250, 251):
+            self._content = (ticket, _dot_stuffed(message_bytes))
+            return False
+        if data_reply[0] == 354:
             # A relay that accepted DATA after refusing the sender or the recipient (RFC 2920 says it
             # must not): end that recipient-less transaction with a lone dot, so the replies stay in step.
-            client.send(b".\r\n")
-            client.getreply()
-        if mail_reply[0] != 250:
-            raise smtplib.SMTPSenderRefused(mail_reply[0], mail_reply[1], envelope_from)
-        if rcpt_reply[0] not in (250, 251):
-            raise smtplib.SMTPRecipientsRefused({recipient: rcpt_reply})
-        if data_reply[0] != 354:
-            raise smtplib.SMTPDataError(*data_reply)
-        client.send(_dot_stuffed(message_bytes))  # the final reply is read by result()
+            self._content = (_IGNORED, b".\r\n")
+        for code, text in (mail_reply, rcpt_reply, data_reply):
+            if code not in (250, 251, 354):
+                self._outcomes.append((ticket, _reply_failure(code, text)))
+                break
+        return True
 
-    def _reset(self):
+    def _send_whole(self, envelope_from, recipient, message_bytes, ticket):
+        """smtplib's sendmail(): one round trip per command (a relay without PIPELINING, odd addresses)."""
         try:
-            self._client.rset()
-        except (smtplib.SMTPException, OSError):
-            self.close()
+            self._client.sendmail(envelope_from, [recipient], message_bytes)
+        except (smtplib.SMTPException, OSError) as exc:
+            self._outcomes.append((ticket, _classify(exc)))
+            if not isinstance(exc, (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)):
+                self._lost(exc)  # the connection broke; after a refusal sendmail() has sent RSET itself
+        else:
+            self._outcomes.append((ticket, None))
+
+    def _lost(self, exc):
+        """The connection broke: every message not answered yet gets a TemporaryFailure."""
+        failure = TemporaryFailure(f"the connection to the relay broke: {exc or exc.__class__.__name__}"[:480])
+        pending = [ticket for ticket, _kind, _data in self._expected]
+        if self._content is not None:
+            pending.append(self._content[0])
+        self._outcomes.extend((ticket, failure) for ticket in pending if ticket is not _IGNORED)
+        self._expected, self._content, self._reset_pending = [], None, False
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def close(self):
-        """Say goodbye to the relay (or just drop the socket if it is gone)."""
+        """Finish what is in flight, say goodbye to the relay; returns collect()'s outcomes."""
+        outcomes = self.flush()
         if self._client is not None:
             try:
-                if self._awaiting:  # a message's final reply is still to come: read it before QUIT's
-                    self._awaiting = False
-                    self._client.getreply()
                 self._client.quit()
             except (smtplib.SMTPException, OSError):
                 self._client.close()
             self._client = None
+        return outcomes + self.collect()
 
 
 class RateLimiter:
-    """At most `per_second` sends a second from this process (a token bucket)."""
+    """At most `per_second` sends a second through one relay, from every process of this instance.
 
-    def __init__(self, per_second):
+    The next moment a send is allowed lives in a small file, changed under an exclusive lock, so lanes
+    in several worker processes share the relay's limit (wall-clock time: the file outlives a reboot)."""
+
+    def __init__(self, path, per_second):
         self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self._next = time.monotonic()
-        self._lock = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if self.interval else None
+
+    def ready_in(self):
+        """Seconds until the next send is allowed (0 when now)."""
+        if not self.interval:
+            return 0.0
+        return max(self._next_allowed() - time.time(), 0.0)
 
     def wait(self):
-        """Block until the next send is allowed."""
+        """Take the next allowed moment and sleep until it comes."""
         if not self.interval:
             return
-        with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if delay > 0:
-            time.sleep(delay)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            now = time.time()
+            moment = max(now, self._next_allowed(now))
+            os.pwrite(self._fd, struct.pack("d", moment + self.interval), 0)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if moment > now:
+            time.sleep(moment - now)
+
+    def _next_allowed(self, now=None):
+        raw = os.pread(self._fd, 8, 0)
+        moment = struct.unpack("d", raw)[0] if len(raw) == 8 else 0.0
+        # A clock set back must not stall sending: nobody reserves more than a minute ahead.
+        return min(moment, (now or time.time()) + 60)
+
+    def close(self):
+        """Let go of the file."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
-_limiters = {}
-_limiters_lock = threading.Lock()
+def take_connection_slot(directory, relay_uid, max_connections):
+    """A file descriptor holding one of the relay's `max_connections` connection slots, shared by every
+    process of this instance, or None when all are taken; os.close() gives it back.
 
-
-def rate_limiter(name, per_second):
-    """The process-wide limiter of one relay."""
-    with _limiters_lock:
-        limiter = _limiters.get(name)
-        if limiter is None or limiter.interval != (1.0 / per_second if per_second > 0 else 0.0):
-            limiter = _limiters[name] = RateLimiter(per_second)
-        return limiter
+    A slot is an exclusive flock on a file: the kernel releases it when its holder exits, even by
+    kill -9, so a dead worker never keeps a relay's connection counted."""
+    os.makedirs(directory, exist_ok=True)
+    for number in range(max(max_connections, 0)):
+        fd = os.open(os.path.join(directory, f"{relay_uid}.{number}.slot"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return fd
+    return None
 
 
 class OutboxSession:
@@ -291,20 +402,24 @@ class OutboxSession:
     def __init__(self, account_id):
         self.account_id = account_id
         self.box = outbox()
+        self._outcomes = []
 
     def send(self, envelope_from, recipient, message_bytes):
         """Store the message and index it for the Outbox page."""
         self.submit(envelope_from, recipient, message_bytes)
+        self._outcomes = []
 
-    def submit(self, envelope_from, recipient, message_bytes):
-        """Store the message and index it for the Outbox page (all at once: result() has nothing to wait for)."""
+    def submit(self, envelope_from, recipient, message_bytes, ticket=None):
+        """Store the message and index it for the Outbox page (all at once: collect() reports it taken)."""
         key = self.box.add(message_bytes)
         subject = message_from_bytes(message_bytes[:4096], policy=policy.default).get("Subject", "")
         OutboxMessage.create(account=self.account_id, maildir_key=key, recipient=recipient,
                              subject=str(subject)[:400], kind="campaign")
+        self._outcomes.append((ticket, None))
 
-    def result(self):
-        """Nothing to wait for: submit() stored the message."""
+    def collect(self):
+        """The messages stored since the last call, as (ticket, None)."""
+        outcomes, self._outcomes = self._outcomes, []
+        return outcomes
 
-    def close(self):
-        """Nothing to close."""
+    flush = close = collect

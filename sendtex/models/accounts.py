@@ -62,6 +62,21 @@ class Account(BaseModel):
     soft_bounce_limit = IntegerField(default=3)
     soft_bounce_days = IntegerField(default=7)
 
+    @property
+    def is_restricted(self):
+        """True while processing is restricted: data is kept and viewable, nothing is sent or imported."""
+        return self.restricted_at is not None
+
+    def restrict(self, by, reason):
+        """Restrict processing (by "owner" or "staff") with the reason shown to the account's users."""
+        self.restricted_at, self.restricted_by, self.restriction_reason = utcnow(), by, reason
+        self.save(only=[Account.restricted_at, Account.restricted_by, Account.restriction_reason])
+
+    def lift_restriction(self):
+        """End the restriction."""
+        self.restricted_at, self.restricted_by, self.restriction_reason = None, "", ""
+        self.save(only=[Account.restricted_at, Account.restricted_by, Account.restriction_reason])
+
     def owners(self):
         """The account's users with the owner role."""
         return self.users.where(User.role == "owner")

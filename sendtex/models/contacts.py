@@ -81,6 +81,7 @@ class Field(AccountOwned):
     required = BooleanField(default=False)
     encrypted = BooleanField(default=False)
     builtin = BooleanField(default=False)
+    subscriber_editable = BooleanField(default=False)  # the contact may change it in the preference centre
     position = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
 

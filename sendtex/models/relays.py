@@ -1,4 +1,5 @@
 """The operator's SMTP relays (not owned by an account)."""
+import datetime
 import secrets
 
 from peewee import BooleanField, CharField, DateTimeField, IntegerField, TextField
@@ -27,6 +28,9 @@ class Relay(BaseModel):
     region = CharField(max_length=4, default="eu")
     enabled = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
+    # Set when a sender could not reach it: every worker skips it until then, then tries it again.
+    unavailable_until = DateTimeField(null=True)
+    unavailable_reason = CharField(max_length=500, default="")
 
     def password_aad(self):
         """What the sealed password is bound to: this relay (not owned by an account, hence 0)."""
@@ -37,3 +41,13 @@ class Relay(BaseModel):
         """Enabled relays, only those in the EU when eu_only is set."""
         query = cls.select().where(cls.enabled == True)  # noqa: E712 (SQL comparison)
         return query.where(cls.region == "eu") if eu_only else query
+
+    @classmethod
+    def cool_down(cls, relay_id, seconds, reason):
+        """Skip the relay for `seconds`: it could not be reached (refused, TLS, login, timeout)."""
+        cls.update(unavailable_until=utcnow() + datetime.timedelta(seconds=seconds),
+                   unavailable_reason=str(reason)[:500]).where(cls.id == relay_id).execute()
+
+    def available(self, now):
+        """True unless the relay is cooling down after a failure to reach it."""
+        return self.unavailable_until is None or self.unavailable_until <= now

@@ -63,7 +63,8 @@ def categories_for(action, ticked):
 
 def record_choice(response, categories):
     """Store the proof of the choice and remember it in the consent cookie."""
-    previous = current_choice() or {}
+    # Also after a policy change, so one visitor's choices under every version of the statement link up.
+    previous = decode_choice(request.cookies.get(CONSENT_COOKIE)) or {}
     record = ConsentRecord.record(
         categories, current_app.config["PRIVACY_POLICY_VERSION"], anonymise_ip(request.remote_addr), previous.get("id")
     )

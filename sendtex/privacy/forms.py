@@ -1,7 +1,7 @@
 """Forms of the privacy self-service pages."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 
@@ -12,3 +12,8 @@ class DeleteAccountForm(FlaskForm):
 
 class ExportRequestForm(FlaskForm):
     """Only the CSRF token: asking for an export takes no input."""
+
+
+class RestrictForm(FlaskForm):
+    reason = TextAreaField(_l("Why (for example: the accuracy of the data is disputed)"),
+                           validators=[InputRequired(), Length(min=5, max=1000)])

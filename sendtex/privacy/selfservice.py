@@ -6,13 +6,13 @@ from flask import Response, abort, current_app, flash, request, stream_with_cont
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
-from sendtex import accountdata
+from sendtex import accountdata, audit
 from sendtex.crypto import read_encrypted_file
 from sendtex.models.accounts import Account, User
 from sendtex.models.base import utcnow
 from sendtex.models.campaigns import Campaign
 from sendtex.models.privacy import AccountExport, DeletionRecord
-from sendtex.privacy.forms import DeleteAccountForm, ExportRequestForm
+from sendtex.privacy.forms import DeleteAccountForm, ExportRequestForm, RestrictForm
 from sendtex.privacy.routes import bp
 from sendtex.tasks.privacy import build_export, delete_account
 from sendtex.tokens import TokenError, sign, unsign
@@ -85,7 +85,7 @@ def _what_goes(account_id):
 @bp.route("/account/deleted")
 def account_deleted():
     """The page after a deletion: what happened, what is kept."""
-    return render("privacy/deleted.html")
+    return render("privacy/deleted.html", "privacy/deleted.html")
 
 
 @bp.route("/account/exports", methods=["GET", "POST"])
@@ -95,6 +95,7 @@ def exports():
     form = ExportRequestForm()
     if form.validate_on_submit():
         export = AccountExport.create(account=current_user.account_id, user=current_user.id)
+        audit.record("account-export", current_user.account_id)
         build_export(export.id)
         flash(_("Your export is being prepared. It appears below when it is ready."), "success")
         if not request.htmx:
@@ -120,6 +121,12 @@ def download_export(export_id, token):
         abort(404)
     if (signed_id, user_id) != (export.id, current_user.id) or export.user_id != current_user.id:
         abort(404)
+    audit.record("account-export-download", current_user.account_id)
+    return export_download(export)
+
+
+def export_download(export):
+    """The export's ZIP, decrypted while it streams; 410 once it has expired."""
     if export.status != "done" or export.expires_at <= utcnow():
         return error_response(410, _("This export has expired and its file is deleted. Ask for a new one."))
     chunks = read_encrypted_file(exports_dir() / export.file_name, current_app.config["FIELD_KEYS"])
@@ -128,3 +135,24 @@ def download_export(export_id, token):
                          filename=f"sendtex-export-{export.created_at:%Y-%m-%d}.zip")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.route("/account/restriction", methods=["GET", "POST"])
+@owner_only
+def restriction():
+    """Restrict the account's processing pending a dispute, or lift a restriction the owner set."""
+    account = current_user.account
+    form = RestrictForm()
+    if account.is_restricted and request.method == "POST":
+        if account.restricted_by != "owner":
+            return error_response(403, _("Operator staff restricted this account; only they can lift it."))
+        account.lift_restriction()
+        audit.record("restriction-lifted", account.id)
+        flash(_("The restriction is lifted."), "success")
+        return redirect_to(url_for("accounts.account"))
+    if not account.is_restricted and form.validate_on_submit():
+        account.restrict("owner", form.reason.data)
+        audit.record("restricted", account.id, reason=form.reason.data)
+        flash(_("Processing is restricted: nothing is sent and no import runs until you lift it."), "success")
+        return redirect_to(url_for("accounts.account"))
+    return render_form("privacy/restriction.html", "privacy/restriction.html", form, account=account)

@@ -30,3 +30,6 @@ def set_language():
     flash(_("Language changed."), "success")
     back = safe_next(request.form.get("next"), url_for("public.home"))
     return ("", 200, {"HX-Refresh": "true"}) if request.htmx else redirect_to(back)
+
+
+from sendtex.public import careers, contact  # noqa: E402,F401  (the website's forms register their views)

@@ -162,18 +162,8 @@ class ChunkWriter:
                             "%(line)d were imported; the rest was not.", line=self.job.resume_line))
 
     def _insert(self, rows):
-        if not rows:
-            return []
-        now, account_id = utcnow(), self.fields.account_id
         status = "blocklisted" if self.job.mode == "blocklist" else "active"
-        records = []
-        for _line, digest, values in rows:
-            uid = new_uid()
-            columns = audience.storage_columns(account_id, uid, values, self.fields, digest=digest)
-            records.append((account_id, uid, columns.get("email"), digest, columns.get("first_name"),
-                            columns.get("last_name"), columns["attributes"], columns["sealed"], status, now, now))
-        bulk_insert(Contact, NEW_CONTACT_COLUMNS, records)
-        return list(contact_ids_by_digest(account_id, [digest for _line, digest, _values in rows]).values())
+        return insert_contacts(self.fields, [(digest, values) for _line, digest, values in rows], status)
 
     def _update(self, rows, existing):
         ids = []
@@ -206,12 +196,33 @@ class ChunkWriter:
             Subscription.update(status="unsubscribed", unsubscribed_at=now, updated_at=now).where(
                 Subscription.contact.in_(contact_ids) & (Subscription.status != "unsubscribed")).execute()
             return
-        confirmed_at = now if self.membership == "subscribed" else None
-        rows = [(contact_id, list_id, self.membership, now, now, confirmed_at)
-                for contact_id in contact_ids for list_id in self.job.list_ids]
-        # An import never re-subscribes someone who unsubscribed; it may confirm a pending membership.
-        bulk_insert(Subscription, SUBSCRIPTION_COLUMNS, rows, CONFIRM_PENDING if self.membership == "subscribed"
-                    else KEEP_EXISTING)
+        add_memberships(contact_ids, self.job.list_ids, self.membership)
+
+
+def insert_contacts(fields, rows, status="active"):
+    """Insert new contacts from [(email digest, typed values)] in one statement; returns their ids."""
+    if not rows:
+        return []
+    now, account_id = utcnow(), fields.account_id
+    records = []
+    for digest, values in rows:
+        uid = new_uid()
+        columns = audience.storage_columns(account_id, uid, values, fields, digest=digest)
+        records.append((account_id, uid, columns.get("email"), digest, columns.get("first_name"),
+                        columns.get("last_name"), columns["attributes"], columns["sealed"], status, now, now))
+    bulk_insert(Contact, NEW_CONTACT_COLUMNS, records)
+    return list(contact_ids_by_digest(account_id, [digest for digest, _values in rows]).values())
+
+
+def add_memberships(contact_ids, list_ids, membership):
+    """Put contacts on lists (subscribed or unconfirmed) without re-subscribing anyone who unsubscribed."""
+    now = utcnow()
+    confirmed_at = now if membership == "subscribed" else None
+    rows = [(contact_id, list_id, membership, now, now, confirmed_at) for contact_id in contact_ids
+            for list_id in list_ids]
+    # A pending (unconfirmed) membership may be confirmed.
+    bulk_insert(Subscription, SUBSCRIPTION_COLUMNS, rows, CONFIRM_PENDING if membership == "subscribed"
+                else KEEP_EXISTING)
 
 
 def _custom_from_json(text, fields):

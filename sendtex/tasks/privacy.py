@@ -77,7 +77,12 @@ def build_export(export_id):
 @app_task
 def expire_exports():
     """Delete the files of exports past their expiry; the row stays as "expired" so the page can say so."""
-    expired = AccountExport.select().where((AccountExport.status == "done") & (AccountExport.expires_at <= utcnow()))
+    return expire_exports_before(utcnow(), field=AccountExport.expires_at)
+
+
+def expire_exports_before(cutoff, field=AccountExport.finished_at):
+    """Delete the files of finished exports whose `field` is before cutoff; returns how many."""
+    expired = list(AccountExport.select().where((AccountExport.status == "done") & (field <= cutoff)))
     for export in expired:
         (exports_dir() / export.file_name).unlink(missing_ok=True)
         update_by_id(AccountExport, export.id, status="expired", file_name="")

@@ -2,6 +2,7 @@
 
 Opens and clicks are written with hand-written, portable SQL: they are the hottest writes of the application
 (every recipient's mail client fetches the image), and building a Peewee query costs more than running it.
+An account with individual tracking off gets its events without their delivery: only counts, no contact.
 """
 from sendtex.db import db
 from sendtex.models.base import utcnow
@@ -13,13 +14,14 @@ MAX_ID = 2**63 - 1
 
 def _open_sql(param):
     return ('INSERT INTO "event" ("account_id", "campaign_id", "delivery_id", "kind", "link_id", "at") '
-            f'SELECT c."account_id", d."campaign_id", d."id", \'open\', NULL, {param} '
-            f'FROM "delivery" d JOIN "campaign" c ON c."id" = d."campaign_id" WHERE d."id" = {param}')
+            f'SELECT c."account_id", d."campaign_id", CASE WHEN a."individual_tracking" THEN d."id" END, '
+            f'\'open\', NULL, {param} FROM "delivery" d JOIN "campaign" c ON c."id" = d."campaign_id" '
+            f'JOIN "account" a ON a."id" = c."account_id" WHERE d."id" = {param}')
 
 
 def _link_sql(param):
-    return ('SELECT l."id", l."url", d."campaign_id", c."account_id" FROM "delivery" d '
-            'JOIN "campaign" c ON c."id" = d."campaign_id" '
+    return ('SELECT l."id", l."url", d."campaign_id", c."account_id", a."individual_tracking" FROM "delivery" d '
+            'JOIN "campaign" c ON c."id" = d."campaign_id" JOIN "account" a ON a."id" = c."account_id" '
             f'JOIN "link" l ON l."campaign_id" = d."campaign_id" AND l."position" = {param} WHERE d."id" = {param}')
 
 
@@ -46,8 +48,8 @@ def record_click(delivery_id, position):
     row = db.execute_sql(_link_sql(param), (position, delivery_id)).fetchone()
     if row is None:
         return None
-    link_id, url, campaign_id, account_id = row
-    db.execute_sql(_click_sql(param), (account_id, campaign_id, delivery_id, link_id, _now()))
+    link_id, url, campaign_id, account_id, individual = row
+    db.execute_sql(_click_sql(param), (account_id, campaign_id, delivery_id if individual else None, link_id, _now()))
     return url
 
 
@@ -94,8 +96,10 @@ class Recipient:
                 changed += Contact.update(status="unsubscribed", updated_at=now).where(
                     (Contact.id == contact_id) & (Contact.status == "active")).execute()
             if changed and self.campaign is not None:
-                delivery = (Delivery.select(Delivery.id)
-                            .where((Delivery.campaign == self.campaign.id) & (Delivery.contact == contact_id)).scalar())
+                delivery = None
+                if self.contact.account.individual_tracking:
+                    delivery = (Delivery.select(Delivery.id).where(
+                        (Delivery.campaign == self.campaign.id) & (Delivery.contact == contact_id)).scalar())
                 Event.insert(account=self.contact.account_id, campaign=self.campaign.id, delivery=delivery,
                              kind="unsubscribe", at=now).execute()
         return bool(changed)
