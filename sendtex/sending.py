@@ -12,6 +12,7 @@ from sendtex import segments
 from sendtex.db import db
 from sendtex.models.base import utcnow
 from sendtex.domains import verified_domain_for
+from sendtex.models.accounts import Account
 from sendtex.models.campaigns import Campaign, Delivery
 from sendtex.models.contacts import Contact, MailingList, Subscription
 from sendtex.models.relays import Relay
@@ -72,10 +73,15 @@ def uses_outbox(account):
     return not account.eu_only_sending and not Relay.select().where(Relay.enabled == True).exists()  # noqa: E712
 
 
+RESTRICTED = _l("Processing of this account is restricted: nothing is sent until the restriction is lifted.")
+
+
 def preflight(campaign, recipients=None):
     """Every reason the campaign cannot start now (empty when it can); recipients if already counted."""
     reasons = []
     account = campaign.account
+    if account.is_restricted:
+        reasons.append(RESTRICTED)
     if recipients is None:
         recipients = audience(campaign).count()
     if not campaign.list_ids and not campaign.segment_id:
@@ -106,6 +112,8 @@ def start(campaign):
         campaign = Campaign.select().where(Campaign.id == campaign.id).get()
         if campaign.status not in EDITABLE + ("paused",):
             raise CannotStart([_l("This campaign has already been sent or is sending.")])
+        if campaign.account.is_restricted:
+            raise CannotStart([RESTRICTED])
         if campaign.status != "paused":
             reasons = preflight(campaign)
             if reasons:
@@ -164,8 +172,10 @@ def cancel(campaign):
 
 
 def due_campaigns():
-    """Scheduled campaigns whose moment has come."""
-    return Campaign.select().where((Campaign.status == "scheduled") & (Campaign.scheduled_at <= utcnow()))
+    """Scheduled campaigns whose moment has come (a restricted account's wait until the restriction is lifted)."""
+    return (Campaign.select().join(Account)
+            .where((Campaign.status == "scheduled") & (Campaign.scheduled_at <= utcnow())
+                   & Account.restricted_at.is_null()))
 
 
 def progress(campaign):

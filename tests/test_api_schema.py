@@ -91,8 +91,12 @@ def _fitting_kind(schema, kind):
     if kind == "array":
         fewest = schema.get("minItems", 0)
         unique = (lambda item: json.dumps(item, sort_keys=True)) if schema.get("uniqueItems") else None
-        return st.lists(fitting(schema.get("items", {})), min_size=fewest,
-                        max_size=max(fewest, min(schema.get("maxItems", 3), 3)), unique_by=unique)
+        item, most = fitting(schema.get("items", {})), schema.get("maxItems", 3)
+        lists = st.lists(item, min_size=fewest, max_size=max(fewest, min(most, 3)), unique_by=unique)
+        if most > 3:  # and right at the limit
+            lists |= (st.lists(item, min_size=most, max_size=most, unique_by=unique) if unique
+                      else st.builds(lambda one: [one] * most, item))
+        return lists
     if kind == "object":
         properties, required = schema.get("properties", {}), set(schema.get("required", ()))
         shaped = st.fixed_dictionaries({name: fitting(value) for name, value in properties.items() if name in required},
@@ -101,10 +105,13 @@ def _fitting_kind(schema, kind):
         extra = schema.get("additionalProperties", True)
         if extra is False:
             return shaped
-        room = min(schema.get("maxProperties", 3), 3) - len(properties)
-        others = st.dictionaries(st.text(max_size=6).filter(lambda name: name not in properties),
-                                 JSON_VALUES if extra is True else fitting(extra), max_size=max(room, 0))
-        return st.builds(lambda fixed, more: {**more, **fixed}, shaped, others)
+        most, values = schema.get("maxProperties"), JSON_VALUES if extra is True else fitting(extra)
+        others = st.dictionaries(st.text(max_size=6).filter(lambda name: name not in properties), values,
+                                 max_size=max(min(most or 3, 3) - len(properties), 0))
+        objects = st.builds(lambda fixed, more: {**more, **fixed}, shaped, others)
+        if most and not properties:  # and right at the limit
+            objects |= st.builds(lambda one: {f"key{n}": one for n in range(most)}, values)
+        return objects
     return {"boolean": st.booleans(), "null": st.none()}[kind]
 
 
@@ -126,7 +133,8 @@ def spoiled(value, data):
     elif isinstance(part, dict) and data.draw(st.booleans()):
         changed = {**part, data.draw(st.text(max_size=6)): data.draw(JSON_VALUES)}
     elif isinstance(part, list) and data.draw(st.booleans()):
-        changed = part + [data.draw(st.sampled_from(part)) if part else None] if data.draw(st.booleans()) else part[1:]
+        changed = part + [data.draw(st.sampled_from(part) | JSON_VALUES if part else JSON_VALUES)] \
+            if data.draw(st.booleans()) else part[1:]
     else:
         changed = data.draw(JSON_VALUES)
     if holder is None:

@@ -8,7 +8,7 @@ from sendtex.api.pagination import id_page
 from sendtex.api.spec import CURSOR_PARAMS, ID, TIMESTAMP, component, nullable, obj, operation, page_of, stamp
 from sendtex.audience import FieldSet
 from sendtex.csvimport import CsvProblem, guess_mapping
-from sendtex.lists.imports import check_choices, draft_import, queue_import
+from sendtex.lists.imports import RESTRICTED, check_choices, draft_import, queue_import
 from sendtex.models.imports import IMPORT_MODES, Import, ImportRejection
 from sendtex.uploads import delete_upload
 
@@ -95,6 +95,8 @@ def start_import(import_id, body):
     job = owned(Import, import_id)
     if job.status != "draft":
         raise ApiError(409, _("This import has already started."))
+    if job.account.is_restricted:
+        raise ApiError(409, RESTRICTED)
     mapping, details = {}, []
     for column, target in body["mapping"].items():
         if column.isdigit() and int(column) < len(job.header):

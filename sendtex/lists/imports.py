@@ -4,6 +4,7 @@ import io
 
 from flask import Response, abort, current_app, flash, request, stream_with_context, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from sendtex.audience import FieldSet
@@ -95,11 +96,16 @@ def start_import(import_id):
     job = owned_or_404(Import, import_id)
     if job.status != "draft":
         return error_response(409, _("This import has already started."))
+    if current_user.account.is_restricted:
+        return error_response(409, str(RESTRICTED))
     chosen, errors = _read_choices(job)
     if errors:
         return _mapping_page(job, errors, 422, chosen)
     queue_import(job, chosen)
     return redirect_to(url_for("lists.import_detail", import_id=job.id))
+
+
+RESTRICTED = _l("Processing of this account is restricted: no import runs until the restriction is lifted.")
 
 
 def queue_import(job, chosen):

@@ -26,7 +26,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.tests import TESTS
 
 from jinja2.visitor import NodeTransformer
-from markupsafe import Markup, soft_str
+from markupsafe import Markup, escape, soft_str
 
 from sendtex.db import db
 from sendtex.mail.links import PREFERENCES, UNSUBSCRIBE, VIEW, link_urls, scan_html, scan_text
@@ -556,6 +556,115 @@ class _TrackedLinks:
         return url
 
 
+# The fast path. Most campaigns are text with merge tags and nothing else, and for those Jinja's context
+# set-up and generated code were half of a sending lane's CPU a message. Such a template is compiled a
+# second time into its text and small look-up functions and rendered by filling those in. Each look-up
+# reads only the names a campaign template may use, the way the sandbox does, and each piece is output as
+# Jinja's generated code outputs it: escape() (HTML) or str() (subject, text) around _finalize().
+
+_MISSING = Undefined()  # what the sandbox gives for a field or name that is not there: it renders as ""
+URL_NAMES = ("unsubscribe_url", "preferences_url", "view_in_browser_url")
+DEFAULT_FILTERS = ("default", "d")
+
+
+def _name_lookup(name):
+    return lambda context: context.get(name, _MISSING)
+
+
+def _field_lookup(key):
+    return lambda context: context["contact"]._values.get(key, _MISSING)
+
+
+def _campaign_lookup(attribute):
+    return lambda context: getattr(context["campaign"], attribute)
+
+
+def _link_lookup(position):
+    def link(context):
+        try:
+            return context[LINKS][position]
+        except (TypeError, LookupError):
+            return _MISSING
+
+    return link
+
+
+def _default_lookup(lookup, args):
+    return lambda context: _default(lookup(context), *args)
+
+
+def _lookup(node):
+    """A function of the render context giving the expression's value, or None for anything but a simple one."""
+    if isinstance(node, nodes.Name):
+        return _name_lookup(node.name) if node.ctx == "load" and node.name in (*URL_NAMES, PIXEL) else None
+    if isinstance(node, nodes.Filter):
+        simple = (node.name in DEFAULT_FILTERS and node.node is not None and not node.kwargs
+                  and node.dyn_args is None and node.dyn_kwargs is None and len(node.args) <= 2
+                  and all(isinstance(arg, nodes.Const) for arg in node.args))
+        lookup = _lookup(node.node) if simple else None
+        return _default_lookup(lookup, tuple(arg.value for arg in node.args)) if lookup else None
+    if isinstance(node, nodes.Getattr):
+        key = node.attr
+    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        key = node.arg.value
+    else:
+        return None
+    owner = node.node.name if isinstance(node.node, nodes.Name) else None
+    if owner == "contact" and type(key) is str and key[:1] != "_":
+        return _field_lookup(key)
+    if owner == "campaign" and type(key) is str and key in CAMPAIGN_ATTRIBUTES:
+        return _campaign_lookup(key)
+    if owner == LINKS and isinstance(node, nodes.Getitem) and type(key) is int:
+        return _link_lookup(key)
+    return None
+
+
+def _output(lookup, convert):
+    return lambda context: convert(_finalize(lookup(context)))
+
+
+class _FastTemplate:
+    """A template of text and simple merge tags only, rendered without Jinja; `generate` as a Jinja template's."""
+
+    __slots__ = ("_pieces", "_slots")
+
+    def __init__(self, pieces, slots):
+        self._pieces, self._slots = pieces, slots
+
+    @classmethod
+    def of(cls, tree, autoescape):
+        """The fast form of a parsed template, or None when it has anything but text and simple merge tags."""
+        pieces, slots, text = [], [], []
+        convert = escape if autoescape else str
+        for output in tree.body:
+            if not isinstance(output, nodes.Output):
+                return None
+            for child in output.nodes:
+                if isinstance(child, nodes.TemplateData):
+                    text.append(child.data)
+                elif isinstance(child, nodes.Const) and type(child.value) is str:
+                    text.append(str(convert(child.value)))  # what Jinja computes for it at compile time
+                else:
+                    lookup = _lookup(child)
+                    if lookup is None:
+                        return None
+                    if text:
+                        pieces.append("".join(text))
+                        text = []
+                    slots.append((len(pieces), _output(lookup, convert)))
+                    pieces.append("")
+        if text:
+            pieces.append("".join(text))
+        return cls(pieces, tuple(slots))
+
+    def generate(self, context):
+        """The rendered pieces."""
+        pieces = self._pieces[:]
+        for index, output in self._slots:
+            pieces[index] = output(context)
+        return pieces
+
+
 def _render(template, context, part):
     try:
         pieces = list(template.generate(context))
@@ -569,8 +678,9 @@ def _render(template, context, part):
 class CompiledCampaign:
     """A campaign's templates compiled once, with its links found; render() per recipient."""
 
-    def __init__(self, campaign, fields, layout=None, track_opens=False, track_clicks=False, urls=None):
+    def __init__(self, campaign, fields, layout=None, track_opens=False, track_clicks=False, urls=None, fast=True):
         keys = _field_keys(fields)
+        self.fast = fast  # False: every template through Jinja (the fast path's tests compare the two)
         problems = check_campaign(campaign, keys, layout)
         if problems:
             raise TemplateProblems(problems)
@@ -601,7 +711,8 @@ class CompiledCampaign:
         if problems:
             raise TemplateProblems(problems)
         self.used |= used
-        return _compile(part, tree)
+        template = _compile(part, tree)
+        return (_FastTemplate.of(tree, ENVIRONMENTS[part].autoescape) if self.fast else None) or template
 
     def _link(self, url, inserts):
         self.link_urls.append(url)
@@ -671,11 +782,19 @@ class CompiledCampaign:
         """The contact's unsubscribe URL for this campaign (the List-Unsubscribe header's and the body's)."""
         return self._urls.url(UNSUBSCRIBE, self.campaign_id, contact_uid or "")
 
-    def render(self, values, delivery_id=None, contact_uid=None):
-        """This recipient's subject, HTML and text; links and the open image are tracked when delivery_id is given."""
+    @property
+    def fast_parts(self):
+        """The parts (subject, html, text) rendered without Jinja, by _FastTemplate."""
+        templates = (("subject", self._subject), ("html", self._html), ("text", self._text_html or self._text))
+        return {part for part, template in templates if isinstance(template, _FastTemplate)}
+
+    def render(self, values, delivery_id=None, contact_uid=None, unsubscribe_url=None):
+        """This recipient's subject, HTML and text; links and the open image are tracked when delivery_id is given.
+
+        unsubscribe_url: the contact's, when the caller signed it already (for the List-Unsubscribe header)."""
         urls, uid = self._urls, contact_uid or ""
         context = {"contact": ContactValues(values), "campaign": CampaignInfo(self.name, ""),
-                   "unsubscribe_url": self.unsubscribe_url(uid)}
+                   "unsubscribe_url": unsubscribe_url or self.unsubscribe_url(uid)}
         if "preferences_url" in self.used:
             context["preferences_url"] = urls.url(PREFERENCES, self.campaign_id, uid)
         if "view_in_browser_url" in self.used:

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sendtex import audience
 from sendtex.csvimport import ATTRIBUTES_JSON, FULL_NAME, CsvProblem, read_rows, split_full_name
 from sendtex.db import bulk_insert, db
+from sendtex.models.accounts import Account
 from sendtex.models.base import utcnow
 from sendtex.models.contacts import Contact, MailingList, Subscription, contact_ids_by_digest, new_uid
 from sendtex.models.imports import Import, ImportRejection
@@ -49,11 +50,19 @@ def _resume_imports():
         run_import(job.id)
 
 
+def _stop_if_restricted(job):
+    """Restricted processing means no import runs: stop after the rows already committed."""
+    if Account.select().where((Account.id == job.account_id) & Account.restricted_at.is_null(False)).exists():
+        raise Stopped(_("Processing of this account is restricted, so the import stopped. Rows imported before "
+                        "stay; start the import again once the restriction is lifted."))
+
+
 def _import_file(job):
     writer = ChunkWriter(job)
     last_progress = [0]
     try:
         with force_locale(job.user.language if job.user and job.user.language else "en"):
+            _stop_if_restricted(job)
             for line, cells, problem in read_rows(job.upload_name, job.encoding, job.delimiter,
                                                   progress=lambda consumed: last_progress.__setitem__(0, consumed)):
                 if line > job.resume_line:
@@ -61,6 +70,7 @@ def _import_file(job):
                 if len(writer.pending) >= writer.chunk_rows:
                     writer.flush()
                     step(job, done=last_progress[0])
+                    _stop_if_restricted(job)
             writer.flush()
             step(job, done=job.total)
     except CsvProblem as exc:

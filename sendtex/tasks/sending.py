@@ -28,6 +28,7 @@ from sendtex.mail import render
 from sendtex.mail.message import MessageTemplate
 from sendtex.mail.transport import (DeliveryError, OutboxSession, RateLimiter, RelayUnavailable, SmtpSession,
                                     TemporaryFailure, send_and_wait, take_connection_slot)
+from sendtex.models.accounts import Account
 from sendtex.models.base import utcnow
 from sendtex.models.campaigns import Campaign, Delivery
 from sendtex.models.contacts import Contact
@@ -176,6 +177,10 @@ class Sender:
 
     def _still_sending(self):
         status = Campaign.select(Campaign.status).where(Campaign.id == self.campaign.id).scalar()
+        if status == "sending" and Account.select().where(
+                (Account.id == self.campaign.account_id) & Account.restricted_at.is_null(False)).exists():
+            sending.pause(self.campaign, str(sending.RESTRICTED))
+            return False
         if status == "sending":
             Campaign.update(lease_until=utcnow() + self.lease).where(Campaign.id == self.campaign.id).execute()
         return status == "sending"
@@ -266,8 +271,8 @@ class Sender:
         return _mark(delivery, status="failed", error=str(exc), attempts=delivery.attempts + 1)
 
     def _message(self, delivery, contact, values, address):
-        subject, html, text = self.compiled.render(values, delivery.id, contact.uid)
-        unsubscribe = [self.compiled.unsubscribe_url(contact.uid)]
+        unsubscribe = [self.compiled.unsubscribe_url(contact.uid)]  # signed once, for the body and the header
+        subject, html, text = self.compiled.render(values, delivery.id, contact.uid, unsubscribe[0])
         if self.unsubscribe_mailto:
             unsubscribe.append(f"mailto:{self.unsubscribe_mailto}?subject=unsubscribe-{delivery.id}")
         message, _message_id = self.template.build(address, subject, html, text, unsubscribe,
