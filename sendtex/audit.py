@@ -19,6 +19,7 @@ ACTION_LABELS = {
     "restricted": _l("Processing restricted"),
     "restriction-lifted": _l("Restriction lifted"),
     "account-export": _l("Data export of the whole account asked for"),
+    "newsletter-withdrawn": _l("Consent for the operator's newsletter withdrawn"),
     "account-export-download": _l("Data export downloaded"),
     "staff-lookup": _l("Operator staff searched for an address (data-subject request)"),
     "staff-contact-export": _l("Operator staff exported a contact's data (data-subject request)"),

@@ -30,6 +30,7 @@ DEFAULTS = {
     "SEND_RELAY_COOLDOWN_SECONDS": 60,
     "LIST_UNSUBSCRIBE_MAILTO": "",
     "SEND_ENVELOPE_FROM": "",  # empty: a campaign's own From address
+    "OPERATOR_NEWSLETTER_FORM": "",  # public id of the signup form of the operator's own newsletter
     "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
     "IMPORT_CHUNK_ROWS": 2000,
     "API_RATE_LIMIT": 600,

@@ -1,4 +1,5 @@
 """Campaign templates: merge tags, checks with line numbers, the sandbox, links, the open image and the text part."""
+import random
 import re
 import time
 
@@ -401,3 +402,142 @@ def test_html_to_text_formats_links_headings_lists_and_quotes():
     assert text == ("## News & more\n\nRead this (https://a.example/x) or https://b.example/.\nNew line\n\n"
                     "- One\n  - Nested\n- Two\n\n> Quoted\n\nCell\n\nLogo (https://c.example)")
 
+
+
+# The fast path: templates of text and simple merge tags render without Jinja, with the same output
+
+FAST_SUBJECTS = ["News for {{ contact.first_name | default('you') }}", "{{ campaign.name }}: {{ contact['city'] }}",
+                 "Hi {{ contact.first_name | d('there', true) }} & {{ contact.last_name }} “ok”", "Plain subject"]
+FAST_HTMLS = [
+    PAGE,
+    "<p>{{ contact.first_name }} from {{ contact.city }}: {{ contact['secret_code'] }} ({{ contact.email }})</p>",
+    '<p>Hi {{ contact.first_name | default("there") }}, {{ contact.city | d("<somewhere> & \'co\'", true) }}. '
+    "{{ contact.last_name | default('', true) }}{{ contact['secret_code'] | default(\"—\") }}</p>",
+    "<html><body><h1>{{ campaign.name }} · {{ campaign.subject }}</h1>\n"
+    '<a href="{{ preferences_url }}">prefs</a> <a href="{{ view_in_browser_url }}">view</a>'
+    ' <a href="https://a.example/?x=1&amp;y=2">a</a> <a href="https://b.example/é">b</a>\n'
+    "<p>{{ 'literal {' }} {{ \"<b>&</b>\" }} €</p>{% raw %}{{ kept }}{% endraw %}</body></html>",
+    "{# a comment #}<p>{{- contact.first_name -}} &#123;&#123; x &#125;&#125; { } ünïcødé 😀</p>\n\n",
+]
+FAST_TEXTS = ["Hi {{ contact.first_name | default('you') }},\nhttps://a.example/?x=1&y=2 and https://c.example/\n"
+              "{{ unsubscribe_url }} {{ contact.city }} {{ campaign.subject }}"]
+TRICKY = ["", " ", "Ann", "<b>Bo</b>", "O'Brien & \"Sons\"", "&amp;", "Zoë ß 東京 😀", "a\r\nBcc: x@evil.example",
+          "{{ contact.email }}", "{% if 1 %}", "%s %(x)s", "\u00a0\t", "0", "false"]
+
+
+def _random_value(rng):
+    kind = rng.randrange(8)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.choice([0, 1, -7, 3.5, True, False, 10**20])
+    return "".join(rng.choice(TRICKY) for _ in range(rng.randrange(1, 4)))
+
+
+def _random_values(rng):
+    return {key: _random_value(rng) for key in ("email", "first_name", "last_name", "city", "secret_code")
+            if rng.random() < 0.8}  # the rest missing, as for a field deleted after compiling
+
+
+def _random_html(rng):
+    pieces = ["<p>", "</p>\n", "Hi ", " & ", "&amp;", "ü€", "{{ contact.first_name }}", "{{ contact['city'] }}",
+              "{{ contact.secret_code | default('-') }}", "{{ contact.last_name | d(\"<none>\", true) }}",
+              "{{ contact.email | default('', false) }}", "{{ campaign.name }}", "{{ campaign.subject }}",
+              '<a href="https://shop.example/?a=1&amp;b=2">shop</a>', '<a href="{{ unsubscribe_url }}">bye</a>',
+              '<a href="https://x.example/{{ contact.city }}">x</a>', "{{ '{' }}", "<h2>Title</h2>", "\n\n"]
+    return "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 25)))
+
+
+def _both_ways(account, fields, tracked=True, **columns):
+    campaign = make_campaign(account, track_opens=tracked, track_clicks=tracked, **columns)
+    layout = render.layout_html(campaign)
+    compiled = [render.CompiledCampaign(campaign, fields, layout, track_opens=tracked, track_clicks=tracked, fast=fast)
+                for fast in (True, False)]
+    assert compiled[0].fast_parts == {"subject", "html", "text"} and compiled[1].fast_parts == set()
+    return compiled
+
+
+def _assert_same(compiled, values, delivery_id, uid):
+    fast, jinja = (each.render(values, delivery_id, uid) for each in compiled)
+    assert fast == jinja
+    return fast
+
+
+@pytest.fixture
+def encrypted_fields(account):
+    Field.update(encrypted=True).where((Field.account == account.id) & (Field.key == "first_name")).execute()
+    return audience.FieldSet(account.id)
+
+
+def test_fast_path_renders_what_jinja_renders(account, encrypted_fields):
+    fields, rng = encrypted_fields, random.Random(20261125)
+    layout = Layout.create(account=account, name="Brand", html='<html><body><div class="brand">{{ content }}</div>'
+                           '<a href="https://acme.example">Acme {{ contact.city }}</a></body></html>')
+    contacts = [make_contact(fields, email=f"c{n}@example.com", first_name=name, city=city, secret_code=code)
+                for n, (name, city, code) in enumerate([("Ann", "Utrecht", "XK-42"), ("", None, None),
+                                                        ('<script>"x"</script>', "A & B", "Zoë 😀")])]
+    stored = [(values_of(contact, fields), contact.uid) for contact in contacts]
+    assert stored[0][0]["first_name"] == "Ann" and stored[0][0]["secret_code"] == "XK-42"  # decrypted in memory
+    campaigns = [dict(subject=subject, html=html, preheader=rng.choice(["", "Deals for {{ contact.first_name }} &"]))
+                 for subject in FAST_SUBJECTS for html in FAST_HTMLS]
+    campaigns += [dict(html=FAST_HTMLS[2], layout=layout), dict(html=PAGE, text_by_hand=True, text=FAST_TEXTS[0])]
+    campaigns += [dict(html=_random_html(rng), subject=rng.choice(FAST_SUBJECTS)) for _ in range(25)]
+    rendered = 0
+    for columns in campaigns:
+        for tracked in (True, False):
+            compiled = _both_ways(account, fields, tracked, **columns)
+            for values, uid in stored + [({}, None)] + [(_random_values(rng), "uid") for _ in range(25)]:
+                for delivery_id in (None, rng.randrange(1, 10**6)):
+                    _assert_same(compiled, values, delivery_id, uid)
+                    rendered += 1
+    assert rendered > 5000
+    message = _assert_same(_both_ways(account, fields, subject=FAST_SUBJECTS[2], html=FAST_HTMLS[3]),
+                           stored[2][0], 77, stored[2][1])
+    assert message.subject == 'Hi <script>"x"</script> & “ok”'  # subject and text are not HTML
+    assert "&lt;b&gt;&amp;&lt;/b&gt;" in message.html and "{{ kept }}" in message.html and "/t/o/" in message.html
+
+
+def test_fast_path_output_is_escaped_like_jinja(account, fields):
+    compiled = _both_ways(account, fields, subject=FAST_SUBJECTS[2], html=FAST_HTMLS[2])
+    message = _assert_same(compiled, {"first_name": "<i>Bo</i>", "city": "", "last_name": None, "secret_code": 0},
+                           5, "uid")
+    assert message.subject == 'Hi <i>Bo</i> & “ok”'
+    assert "<p>Hi &lt;i&gt;Bo&lt;/i&gt;, &lt;somewhere&gt; &amp; &#39;co&#39;. 0</p>" in message.html
+    assert "Hi <i>Bo</i>, <somewhere> & 'co'. 0" in message.text
+
+
+def test_fast_path_keeps_the_size_limit(account, fields):
+    compiled = _both_ways(account, fields, html="<p>{{ contact.city }}{{ contact.city }}</p>")
+    for each in compiled:
+        with pytest.raises(render.RenderError, match="too large"):
+            each.render({"city": "x" * (render.MAX_OUTPUT_CHARS // 2 + 1)})
+
+
+def test_templates_with_logic_or_other_filters_go_through_jinja(account, fields):
+    campaign = make_campaign(account, subject="Hi {{ contact.first_name | upper }}",
+                             html="{% if contact.city %}<p>In {{ contact.city }}</p>{% endif %}<p>Hi</p>")
+    compiled = render.compile_campaign(campaign, fields)
+    assert compiled.fast_parts == set()
+    message = compiled.render({"first_name": "ann", "city": "Gent"}, 3, "uid")
+    assert message.subject == "Hi ANN" and "<p>In Gent</p><p>Hi</p>" in message.html and "In Gent" in message.text
+    assert "In " not in compiled.render({"first_name": "ann"}).html
+    text_only = render.compile_campaign(make_campaign(account, html="<p>{{ contact.first_name ~ '!' }}</p>"), fields)
+    assert text_only.fast_parts == {"subject"}
+
+
+@pytest.mark.parametrize("source", [
+    "{{ contact._values }}", "{{ contact['_values'] }}", "{{ contact.first_name.__class__ }}", "{{ config }}",
+    "{{ campaign.__class__ }}", "{{ campaign.id }}", "{{ _stx_links }}", "{{ _stx_links[1].__class__ }}",
+    "{{ contact.first_name | default(contact.city) }}", "{{ contact.city | default('a', boolean=true) }}",
+    "{{ contact.city | safe }}", "{{ unsubscribe_url[0] }}", "{% set x = 1 %}{{ x }}", "{{ contact }}",
+])
+def test_fast_path_reads_only_the_campaign_names(source):
+    # Even for a template that skipped the checks, anything else is left to the sandbox.
+    assert render._FastTemplate.of(render.HTML_ENV.parse(source), True) is None
+
+
+def test_a_signed_unsubscribe_url_is_reused(account, fields):
+    compiled = render.compile_campaign(make_campaign(account), fields)
+    signed = compiled.unsubscribe_url("uid7")
+    assert compiled.render({}, 7, "uid7", signed) == compiled.render({}, 7, "uid7")
+    assert 'href="https://elsewhere.example/u/1"' in compiled.render({}, 7, "uid7", "https://elsewhere.example/u/1").html

@@ -43,4 +43,4 @@ def consent():
     record_choice(response, categories_for(action, request.form.getlist("purpose")))
     flash(_("Your cookie choice is saved. You can change it at any time from the page footer."), "success")
     return response
-from sendtex.privacy import selfservice  # noqa: E402,F401  (registers the self-service views)
+from sendtex.privacy import newsletter, selfservice  # noqa: E402,F401  (registers the self-service views)
