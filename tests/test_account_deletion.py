@@ -14,7 +14,11 @@ from sendtex.models.base import DataPolicy, utcnow
 from sendtex.models.campaigns import Campaign, Delivery, SendingDomain
 from sendtex.models.contacts import Contact, Field, MailingList
 from sendtex.models.privacy import AccountExport, DeletionRecord
+from sendtex.bounces.rules import record_refusal
+from sendtex.models.api import ApiKey
+from sendtex.models.subscribe import SignupForm
 from sendtex.tasks.privacy import expire_exports
+from sendtex.tasks.stats import aggregate
 from tests.conftest import PASSWORD, login, make_account, make_user, post
 from tests.test_fields import create_field
 from tests.test_imports import new_import, start
@@ -28,6 +32,9 @@ MARKERS = {
     "list_name": "Velociraptor fans 9917",
     "campaign_subject": "Subject-Marmalade-9917",
     "owner_email": "owner.9917@deleted-shop.example",
+    "signup_email": "signed.up.9917@deleted-shop.example",
+    "api_email": "from.the.api.9917@deleted-shop.example",
+    "consent_text": "Consent-Text-9917",
 }
 
 
@@ -75,6 +82,21 @@ def full_account(app, client):
     reader, body = app.test_client(), _outbox_html(app, owner.account_id)
     assert reader.get(re.search(r"/t/o/[A-Za-z0-9_-]+", body).group(0)).status_code == 200
     assert reader.get(re.search(r"/t/c/[A-Za-z0-9_-]+", body).group(0)).status_code == 302
+    # A signup with its proof of consent, an API key used through the API, statistics, a bounce.
+    signup_form = SignupForm.create(account=owner.account_id, name="Join", consent_text="Consent-Text-9917",
+                                    list_ids=[news.id])
+    MailingList.update(visibility="public", opt_in="single").where(MailingList.id == news.id).execute()
+    signup = app.test_client().post(f"/subscribe/{signup_form.public_id}", data={"email": MARKERS["signup_email"]},
+                                    environ_base={"REMOTE_ADDR": "198.51.100.9"}, headers={"User-Agent": "Mozilla/5.0"})
+    assert signup.status_code == 200
+    _key, secret = ApiKey.issue(owner.account_id, "Shop sync", ["read", "write"])
+    api = app.test_client().post("/api/v1/contacts", json={"fields": {"email": MARKERS["api_email"]}},
+                                 headers={"Authorization": f"Bearer {secret}"})
+    assert api.status_code == 201, api.get_data(as_text=True)
+    with app.app_context():
+        aggregate()
+        record_refusal(Delivery.select().where(Delivery.campaign == campaign.id).first().id,
+                       "550 5.1.1 user unknown")
     assert post(client, "/account/exports", {}).status_code == 303
     assert AccountExport.get(AccountExport.account == owner.account_id).status == "done"
     return owner
@@ -115,10 +137,11 @@ def test_deletion_is_complete_and_leaves_nothing_on_disk(app, client, full_accou
     Contact.create(account=bystander.account_id, email="kept@bystander.example", email_digest="x" * 32)
     before = snapshot(bystander.account_id)
     counts = accountdata.counts(account_id)
-    assert counts["contact"] == 3 and counts["delivery"] == 2 and counts["event"] >= 2 and counts["account_export"] == 1
+    assert counts["contact"] == 5 and counts["delivery"] == 2 and counts["event"] >= 2 and counts["account_export"] == 1
+    assert counts["consent_proof"] and counts["api_key"] and counts["campaign_stats"] and counts["bounce"]
 
     page = client.get("/account/delete").get_data(as_text=True)
-    assert "Delete Doomed Shop for good" in page and "<strong>3</strong> contacts" in page
+    assert "Delete Doomed Shop for good" in page and "<strong>5</strong> contacts" in page
 
     response = post(client, "/account/delete", {"password": PASSWORD, "account_name": "Doomed Shop"})
     assert response.status_code == 303 and response.headers["Location"] == "/account/deleted"
@@ -126,7 +149,7 @@ def test_deletion_is_complete_and_leaves_nothing_on_disk(app, client, full_accou
     assert every_row_referencing(account_id) == []
     assert all(n == 0 for n in accountdata.counts(account_id).values())
     record = DeletionRecord.get()
-    assert record.account_id is None and record.finished_at is not None and record.counts["contact"] == 3
+    assert record.account_id is None and record.finished_at is not None and record.counts["contact"] == 5
     assert str(account_id) not in record.counts_json.replace('"', " ").split()
     assert snapshot(bystander.account_id) == before
     db.close()
