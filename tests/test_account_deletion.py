@@ -6,13 +6,13 @@ import zipfile
 
 import pytest
 
-from sendtex import accountdata, audience, sending
-from sendtex.db import checkpoint, db
+from sendtex import accountdata, sending
+from sendtex.db import db
 from sendtex.models import MODELS
-from sendtex.models.accounts import Account, User
+from sendtex.models.accounts import Account
 from sendtex.models.base import DataPolicy, utcnow
 from sendtex.models.campaigns import Campaign, Delivery, SendingDomain
-from sendtex.models.contacts import Contact, Field, MailingList
+from sendtex.models.contacts import Contact, MailingList
 from sendtex.models.privacy import AccountExport, DeletionRecord
 from sendtex.bounces.rules import record_refusal
 from sendtex.models.api import ApiKey

@@ -10,7 +10,7 @@ from sendtex.models.base import utcnow
 from sendtex.models.campaigns import Campaign, Delivery
 from sendtex.models.imports import Import
 from sendtex.models.mail import OutboxMessage
-from tests.conftest import login, post
+from tests.conftest import login
 from tests.test_imports import new_import, start
 from tests.test_sending import make_campaign
 

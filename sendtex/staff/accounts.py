@@ -5,7 +5,7 @@ that account only, and every page seen in it is written to the audit log, which 
 """
 import datetime
 
-from flask import abort, flash, request, session, url_for
+from flask import abort, flash, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import fn
@@ -16,21 +16,14 @@ from sendtex.models.audit import AuditEntry
 from sendtex.models.base import utcnow
 from sendtex.models.campaigns import Campaign
 from sendtex.models.contacts import Contact, MailingList
-from sendtex.staff import NAV, NavItem, bp
+from sendtex.staff import NAV, NavItem, bp, row_or_404
 from sendtex.staff.forms import AccessForm, QuotaForm, ReasonForm
-from sendtex.web import redirect_to, render, render_form
+from sendtex.web import redirect_to, render
 
 ACCESS_MINUTES = 30
 PEEK_ROWS = 100
 NAV.insert(0, NavItem("staff.accounts", _l("Accounts"),
                       _l("Every account with its usage and status; quotas, restriction, audited access.")))
-
-
-def _account_or_404(account_id):
-    account = Account.get_or_none(Account.id == account_id) if 0 < account_id < 2**63 else None
-    if account is None:
-        abort(404)
-    return account
 
 
 @bp.get("/accounts")
@@ -46,7 +39,7 @@ def accounts():
 @bp.get("/accounts/<int:account_id>")
 def account(account_id):
     """One account: counts (no personal data), quota, restriction, its audit log, and the access form."""
-    return _account_page(_account_or_404(account_id))
+    return _account_page(row_or_404(Account, account_id))
 
 
 def _account_page(account, **forms):
@@ -62,7 +55,7 @@ def _account_page(account, **forms):
 @bp.post("/accounts/<int:account_id>/quota")
 def set_quota(account_id):
     """Change the account's daily sending quota (audited)."""
-    account = _account_or_404(account_id)
+    account = row_or_404(Account, account_id)
     form = QuotaForm()
     if not form.validate_on_submit():
         return _account_page(account, quota_form=form)
@@ -76,7 +69,7 @@ def set_quota(account_id):
 @bp.post("/accounts/<int:account_id>/restriction")
 def restriction(account_id):
     """Restrict the account's processing with a reason, or lift a restriction (both audited)."""
-    account = _account_or_404(account_id)
+    account = row_or_404(Account, account_id)
     if account.is_restricted:
         account.lift_restriction()
         audit.record("restriction-lifted", account.id)
@@ -94,7 +87,7 @@ def restriction(account_id):
 @bp.post("/accounts/<int:account_id>/access")
 def open_access(account_id):
     """Open a 30-minute window to see the account's data, for the reason given (audited)."""
-    account = _account_or_404(account_id)
+    account = row_or_404(Account, account_id)
     form = AccessForm()
     if not form.validate_on_submit():
         return _account_page(account, access_form=form)
@@ -117,7 +110,7 @@ def _access(account_id):
 @bp.get("/accounts/<int:account_id>/data/<kind>")
 def account_data(account_id, kind):
     """The account's lists, contacts or campaigns, seen inside an access window; each look is audited."""
-    account = _account_or_404(account_id)
+    account = row_or_404(Account, account_id)
     if kind not in PEEKS:
         abort(404)
     reason = _access(account.id)

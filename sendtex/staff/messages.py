@@ -1,24 +1,16 @@
 """Staff pages for the contact-form messages: the list (unanswered first), one message, answered, delete."""
-from flask import abort, flash, request, url_for
+from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from sendtex.models.base import utcnow
 from sendtex.models.website import ContactMessage
-from sendtex.staff import NAV, NavItem, bp
+from sendtex.staff import NAV, NavItem, bp, row_or_404
 from sendtex.web import redirect_to, render
 
 PAGE_SIZE, MAX_PAGE = 50, 10_000
 NAV.append(NavItem("staff.messages", _l("Contact messages"),
                    _l("Messages sent through the website's contact form: read, mark answered, delete.")))
-
-
-def row_or_404(model, row_id):
-    """The operator's own row of model with this id (not an account's: those go through owned_or_404), else 404."""
-    row = model.get_or_none(model.id == row_id) if 0 < row_id < 2**63 else None
-    if row is None:
-        abort(404)
-    return row
 
 
 @bp.get("/messages")

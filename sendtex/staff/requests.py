@@ -17,20 +17,13 @@ from sendtex.models.privacy import AccountExport
 from sendtex.models.requests import DataRequest, one_month_after
 from sendtex.preferences.subscriber import Subscriber
 from sendtex.privacy.selfservice import export_download, start_deletion
-from sendtex.staff import NAV, NavItem, bp
+from sendtex.staff import NAV, NavItem, bp, row_or_404
 from sendtex.staff.forms import CHANNEL_LABELS, KIND_LABELS, AccountChoiceForm, CloseRequestForm, DataRequestForm
 from sendtex.tasks.privacy import build_export
 from sendtex.web import redirect_to, render, render_form
 
 NAV.append(NavItem("staff.request_log", _l("Requests"),
                    _l("Data-subject requests received by e-mail or post, with their due dates.")))
-
-
-def _request_or_404(request_id):
-    found = DataRequest.get_or_none(DataRequest.id == request_id) if 0 < request_id < 2**63 else None
-    if found is None:
-        abort(404)
-    return found
 
 
 @bp.route("/requests", methods=["GET", "POST"])
@@ -60,13 +53,13 @@ def _detail(logged, matches=None, status=200, **forms):
 @bp.get("/requests/<int:request_id>")
 def data_request(request_id):
     """One request: its details, what was done, and the fulfilment actions."""
-    return _detail(_request_or_404(request_id))
+    return _detail(row_or_404(DataRequest, request_id))
 
 
 @bp.post("/requests/<int:request_id>/find")
 def find_address(request_id):
     """Find the requester's address in every account (audited in each account where it is found)."""
-    logged = _request_or_404(request_id)
+    logged = row_or_404(DataRequest, request_id)
     matches = _matches(logged, "staff-lookup")
     logged.note_action(f"looked up the address: found in {len({c.account_id for c in matches})} account(s)")
     return _detail(logged, matches=matches)
@@ -86,7 +79,7 @@ def _reason(logged):
 @bp.post("/requests/<int:request_id>/contacts/export")
 def export_contacts(request_id):
     """The requester's data from every account holding their address, as one JSON download."""
-    logged = _request_or_404(request_id)
+    logged = row_or_404(DataRequest, request_id)
     contacts = _matches(logged, "staff-contact-export")
     data = [{"account": contact.account.name, **Subscriber(contact.uid).export()} for contact in contacts]
     logged.note_action(f"exported the requester's data from {len(contacts)} contact record(s)")
@@ -99,7 +92,7 @@ def export_contacts(request_id):
 @bp.post("/requests/<int:request_id>/contacts/erase")
 def erase_contacts(request_id):
     """Erase the requester's contact records in every account (audited in each)."""
-    logged = _request_or_404(request_id)
+    logged = row_or_404(DataRequest, request_id)
     contacts = _matches(logged, "staff-contact-erase")
     for contact in contacts:
         Subscriber(contact.uid).erase()
@@ -111,7 +104,7 @@ def erase_contacts(request_id):
 @bp.post("/requests/<int:request_id>/account/<action>")
 def account_action(request_id, action):
     """Export (for this staff user to download) or delete a whole account for the request."""
-    logged = _request_or_404(request_id)
+    logged = row_or_404(DataRequest, request_id)
     form = AccountChoiceForm()
     if action not in ("export", "delete"):
         abort(404)
@@ -142,7 +135,7 @@ def download_account_export(export_id):
 @bp.post("/requests/<int:request_id>/close")
 def close_request(request_id):
     """Close the request with what was done."""
-    logged = _request_or_404(request_id)
+    logged = row_or_404(DataRequest, request_id)
     form = CloseRequestForm()
     if not form.validate_on_submit():
         return _detail(logged, status=422, close_form=form)
