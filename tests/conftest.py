@@ -74,6 +74,20 @@ def make_user(account=None, email=None, password=PASSWORD, role="owner", **field
     return User.add(account, email=email, name=fields.pop("name", "Ann Example"), password=password, role=role)
 
 
+def log_in_staff(client, email="staff@operator.example"):
+    """Log the client in as a staff user of the operator's own account."""
+    staff = make_user(make_account("Operator"), email=email)
+    User.update(is_staff=True).where(User.id == staff.id).execute()
+    login(client, staff)
+    return client
+
+
+@pytest.fixture
+def staff_client(app):
+    """A client of its own, logged in as operator staff."""
+    return log_in_staff(app.test_client())
+
+
 def login(client, user, password=PASSWORD):
     """Log the client in as user through the login form."""
     response = post(client, "/login", {"email": user.email, "password": password})

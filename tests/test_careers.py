@@ -12,7 +12,6 @@ from sendtex.models.website import JobApplication, JobPosition
 from sendtex.public.careers import WHY_ASKED
 from tests.conftest import login, make_user, post
 from tests.test_contact_form import HOSTILE
-from tests.test_staff import log_in_staff
 
 GOOD = {"last_name": "De Smet", "first_name": "Lore", "email": "lore@example.com", "phone": "0470 12 34 56",
         "address": "Kerkstraat 1\n9000 Gent", "education": "Master in computer science, 2019.",
@@ -33,11 +32,6 @@ def make_application(position=None, **fields):
 
 def apply(client, position, remote="198.51.100.10", **changes):
     return post(client, f"/careers/{position.id}", {**GOOD, **changes}, environ_base={"REMOTE_ADDR": remote})
-
-
-@pytest.fixture
-def staff_client(client):
-    return log_in_staff(client)
 
 
 def staff_actions():

@@ -11,7 +11,6 @@ from sendtex.models.ratelimit import RateHit
 from sendtex.models.website import ContactMessage
 from sendtex.tasks.website import notify_contact_message
 from tests.conftest import login, make_app, make_user, post
-from tests.test_staff import log_in_staff
 
 GOOD = {"last_name": "Peeters", "first_name": "Anna", "email": "Anna.Peeters@Example.com", "phone": "+32 2 123 45 67",
         "message": "Can I import contacts from a spreadsheet?"}
@@ -25,11 +24,6 @@ def send(client, remote="198.51.100.10", **changes):
 def make_message(**fields):
     values = {"last_name": "Jansen", "first_name": "Piet", "email": "piet@example.com", "message": "Hello"}
     return ContactMessage.create(**{**values, **fields})
-
-
-@pytest.fixture
-def staff_client(client):
-    return log_in_staff(client)
 
 
 def test_the_footer_of_every_public_page_links_the_contact_form(client):

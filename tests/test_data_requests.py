@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from sendtex import audience
-from sendtex.models.accounts import Account, User
+from sendtex.models.accounts import Account
 from sendtex.models.audit import AuditEntry
 from sendtex.models.base import utcnow
 from sendtex.models.contacts import Contact, Field
@@ -24,15 +24,6 @@ ADDRESS = "requester@example.org"
 ])
 def test_a_request_is_due_one_calendar_month_after_receipt(received, due):
     assert one_month_after(received) == due
-
-
-@pytest.fixture
-def staff_client(app):
-    staff = make_user(make_account("Operator"), email="dpo@operator.example")
-    User.update(is_staff=True).where(User.id == staff.id).execute()
-    client = app.test_client()
-    login(client, staff)
-    return client
 
 
 @pytest.fixture

@@ -5,28 +5,15 @@ import re
 import pytest
 
 from sendtex.db import db
-from sendtex.models.accounts import User
 from sendtex.models.base import utcnow
 from sendtex.models.sitestats import PageCount
 from sendtex.sitestats import counted
 from sendtex.staff.charts import bar_chart
 from sendtex.tasks.sitestats import aggregate_site_stats
-from tests.conftest import login, make_account, make_user
+from tests.conftest import log_in_staff
 
 STAFF_PAGES = ["/staff", "/staff/website-statistics"]
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-def log_in_staff(client):
-    user = make_user(make_account("Operator"), email="staff@operator.example")
-    User.update(is_staff=True).where(User.id == user.id).execute()
-    login(client, user)
-    return client
-
-
-@pytest.fixture
-def staff_client(client):
-    return log_in_staff(client)
 
 
 @pytest.mark.parametrize("path", STAFF_PAGES)

@@ -2,19 +2,10 @@
 import pytest
 
 from sendtex import audience
-from sendtex.models.accounts import Account, User
+from sendtex.models.accounts import Account
 from sendtex.models.audit import AuditEntry
 from sendtex.models.contacts import MailingList
 from tests.conftest import login, make_account, make_user, post
-
-
-@pytest.fixture
-def staff_client(app):
-    staff = make_user(make_account("Operator"), email="staff@operator.example")
-    User.update(is_staff=True).where(User.id == staff.id).execute()
-    client = app.test_client()
-    login(client, staff)
-    return client
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sendtex import audit
 from sendtex.accounts.forms import BillingForm, InviteForm, PasswordChangeForm, ProfileForm, RoleForm, SettingsForm
 from sendtex.db import db
 from sendtex.mail.transport import read_from_outbox, readable_text
-from sendtex.models.accounts import Invitation, User
+from sendtex.models.accounts import Account, Invitation, User
 from sendtex.models.audit import AuditEntry
 from sendtex.models.mail import OutboxMessage
 from sendtex.tasks.accounts import mail_invitation
@@ -100,43 +100,36 @@ def account():
 @bp.route("/account/billing/edit", methods=["GET"], endpoint="edit_billing")
 def billing():
     """Show (GET /account/billing), edit (GET …/edit) or save (POST) the billing details."""
-    account = current_user.account
-    if request.method == "GET" and request.endpoint == "accounts.billing":
-        return render("accounts/account.html", "accounts/_billing.html", account=account)
-    if not current_user.is_owner:
-        abort(403)
-    form = BillingForm(obj=account)
-    if form.validate_on_submit():
-        form.populate_obj(account)
-        account.save()
-        flash(_("Billing details saved."), "success")
-        if not request.htmx:
-            return redirect_to(url_for("accounts.account"))
-        return render("accounts/account.html", "accounts/_billing.html", account=account)
-    return render_form("accounts/billing_edit.html", "accounts/_billing_form.html", form, account=account)
+    return _account_section("billing", BillingForm, _("Billing details saved."))
 
 
 @bp.route("/account/settings", methods=["GET", "POST"])
 @bp.route("/account/settings/edit", methods=["GET"], endpoint="edit_settings")
 def settings():
     """Show (GET /account/settings), edit (GET …/edit) or save (POST) tracking and bounce settings."""
+    was_tracking_individually = current_user.account.individual_tracking
+    response = _account_section("settings", SettingsForm, _("Settings saved."))
+    if request.method == "POST" and was_tracking_individually \
+            and not Account.get_by_id(current_user.account_id).individual_tracking:
+        detach_tracking_events(current_user.account_id)  # only totals may be kept from now on
+    return response
+
+
+def _account_section(name, form_class, saved_message):
+    """A section of the account page: shown to every member, edited and saved by owners only."""
     account = current_user.account
-    if request.method == "GET" and request.endpoint == "accounts.settings":
-        return render("accounts/account.html", "accounts/_settings.html", account=account)
+    shown = ("accounts/account.html", f"accounts/_{name}.html")
+    if request.method == "GET" and request.endpoint == f"accounts.{name}":
+        return render(*shown, account=account)
     if not current_user.is_owner:
         abort(403)
-    form = SettingsForm(obj=account)
+    form = form_class(obj=account)
     if form.validate_on_submit():
-        was_tracking_individually = account.individual_tracking
         form.populate_obj(account)
         account.save()
-        if was_tracking_individually and not account.individual_tracking:
-            detach_tracking_events(account.id)
-        flash(_("Settings saved."), "success")
-        if not request.htmx:
-            return redirect_to(url_for("accounts.account"))
-        return render("accounts/account.html", "accounts/_settings.html", account=account)
-    return render_form("accounts/settings_edit.html", "accounts/_settings_form.html", form, account=account)
+        flash(saved_message, "success")
+        return render(*shown, account=account) if request.htmx else redirect_to(url_for("accounts.account"))
+    return render_form(f"accounts/{name}_edit.html", f"accounts/_{name}_form.html", form, account=account)
 
 
 @bp.route("/team")

@@ -462,7 +462,7 @@ def _list_rule(schema):
         return None
 
     def rule(value):
-        if most is not None and len(value) > most or len(value) < fewest:
+        if len(value) < fewest:
             return False
         if unique and len({json.dumps(entry, sort_keys=True) for entry in value}) < len(value):
             return False
@@ -480,7 +480,7 @@ def _object_rule(schema):
         return None
 
     def rule(value):
-        if False:
+        if most is not None and len(value) > most:
             return False
         for name in required:
             if name not in value:

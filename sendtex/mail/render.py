@@ -10,7 +10,8 @@ Jinja's immutable sandbox with size limits on every string operation.
 `check()` finds every problem (syntax, unknown fields, refused constructs) with its line when a campaign is
 saved or previewed. `compile_campaign()` does the expensive work once per send: it splices the layout,
 finds the links, decides on tracking, generates the text part and compiles three templates; after that
-`CompiledCampaign.render()` only renders (and signs a few tokens) per recipient.
+`CompiledCampaign.render()` only renders (and signs a few tokens) per recipient. A template of text and simple
+merge tags only (most campaigns) is rendered without Jinja, by `_FastTemplate`, with the same output.
 """
 import functools
 import html as html_module
@@ -557,8 +558,8 @@ class _TrackedLinks:
 
 
 # The fast path. Most campaigns are text with merge tags and nothing else, and for those Jinja's context
-# set-up and generated code were half of a sending lane's CPU a message. Such a template is compiled a
-# second time into its text and small look-up functions and rendered by filling those in. Each look-up
+# set-up and generated code were half of render()'s time (20 of 41 µs for bench/bench_send.py's message;
+# 10 µs this way). Such a template is compiled a second time into its text and small look-up functions and rendered by filling those in. Each look-up
 # reads only the names a campaign template may use, the way the sandbox does, and each piece is output as
 # Jinja's generated code outputs it: escape() (HTML) or str() (subject, text) around _finalize().
 
