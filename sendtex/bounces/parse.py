@@ -321,8 +321,13 @@ def _status(text):
 
 def short(text):
     """A diagnostic fit to keep: one line, e-mail addresses removed, at most DIAGNOSTIC_LENGTH characters."""
-    text = ADDRESS.sub("(address)", " ".join(str(text or "").split()))
+    text = without_addresses(text)
     return text if len(text) <= DIAGNOSTIC_LENGTH else text[:DIAGNOSTIC_LENGTH - 1] + "…"
+
+
+def without_addresses(text):
+    """The text on one line with every e-mail address replaced by "(address)"."""
+    return ADDRESS.sub("(address)", " ".join(str(text or "").split()))
 
 
 def _after_type(value):

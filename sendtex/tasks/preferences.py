@@ -14,7 +14,7 @@ from sendtex.preferences.subscriber import fresh_link
 from sendtex.queue import huey
 from sendtex.tasks.accounts import MAIL_RETRIES, MAIL_RETRY_DELAY
 from sendtex.tasks.context import app_task
-from sendtex.tasks.sending import _ascii_address, transport_for
+from sendtex.tasks.sending import ascii_address, transport_for
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def mail_preference_link(contact_id, language):
         subject = _("Your e-mail preferences at %(sender)s", sender=account.name)
     message = build_system_message(address, subject, text, account_id=account.id)
     try:
-        session.send(parseaddr(current_app.config["MAIL_FROM"])[1], _ascii_address(address),
+        session.send(parseaddr(current_app.config["MAIL_FROM"])[1], ascii_address(address),
                      message.as_bytes(policy=policy.SMTP))
     except UnicodeError:
         log.warning("no preference link for contact %s: the address needs SMTPUTF8", contact_id)

@@ -28,6 +28,7 @@ from sendtex.mail import render
 from sendtex.mail.message import MessageTemplate
 from sendtex.mail.transport import (DeliveryError, OutboxSession, RateLimiter, RelayUnavailable, SmtpSession,
                                     TemporaryFailure, send_and_wait, take_connection_slot)
+from sendtex.bounces.parse import without_addresses
 from sendtex.models.accounts import Account
 from sendtex.models.base import utcnow
 from sendtex.models.campaigns import Campaign, Delivery
@@ -256,7 +257,7 @@ class Sender:
         if "email" in errors or not values.get("email"):
             return _mark(delivery, status="failed", error="the e-mail address cannot be decrypted")
         try:
-            address = _ascii_address(values["email"])
+            address = ascii_address(values["email"])
             return address, self._message(delivery, contact, values, address)
         except UnicodeError as exc:
             return self._failed(delivery, contact, exc)
@@ -462,10 +463,13 @@ def _mark_sent(delivery):
 
 def _mark(delivery, **changes):
     """Record the outcome of one delivery and release it."""
+    if "error" in changes:  # relays quote the recipient; the address may be an encrypted field
+        changes["error"] = without_addresses(changes["error"])[:480]
     update_by_id(Delivery, delivery.id, claim=None, lease_until=None, **changes)
 
 
-def _ascii_address(address):
+def ascii_address(address):
+    """The address as SMTP carries it without SMTPUTF8: the domain in IDNA; UnicodeError for a non-ASCII local part."""
     local, _, domain = address.rpartition("@")
     local.encode("ascii")  # UnicodeError: a non-ASCII local part needs SMTPUTF8
     return f"{local}@{_ascii_domain(domain)}"
@@ -514,10 +518,10 @@ def send_test(campaign_id, addresses, contact_id=None):
     try:
         for address in addresses[:5]:
             try:
-                message, _message_id = template.build(_ascii_address(address), f"[Test] {subject}", html, text,
+                message, _message_id = template.build(ascii_address(address), f"[Test] {subject}", html, text,
                                                       [compiled.unsubscribe_url(contact.uid if contact else "test")],
                                                       f"c{campaign.id}.test")
-                relays.send(campaign.from_email, _ascii_address(address), signer.sign(message) if signer else message)
+                relays.send(campaign.from_email, ascii_address(address), signer.sign(message) if signer else message)
             except (DeliveryError, UnicodeError) as exc:
                 problems[address] = str(exc)
     finally:

@@ -13,7 +13,7 @@ from sendtex.models.subscribe import Signup
 from sendtex.queue import huey
 from sendtex.subscribe.signup import confirmation_token, expire_unconfirmed, pending_lists
 from sendtex.tasks.context import app_task
-from sendtex.tasks.sending import _ascii_address, transport_for
+from sendtex.tasks.sending import ascii_address, transport_for
 from sendtex.web import external_url
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def mail_signup_confirmation(signup_id):
         return _failed(signup, "no relay this account may use is configured" if address else
                        "the e-mail address cannot be decrypted")
     try:
-        session.send(parseaddr(current_app.config["MAIL_FROM"])[1], _ascii_address(address),
+        session.send(parseaddr(current_app.config["MAIL_FROM"])[1], ascii_address(address),
                      _confirmation_message(signup, account, address))
     except TemporaryFailure:
         raise  # Huey tries again later
