@@ -115,6 +115,7 @@ def free_port():
 @pytest.fixture
 def live_server(tmp_path):
     """The app served by waitress on a loopback port, as `make run` serves it."""
+    from waitress import wasyncore
     from waitress.server import create_server
 
     port = free_port()
@@ -124,7 +125,10 @@ def live_server(tmp_path):
     thread.start()
     app.url = f"http://127.0.0.1:{port}"
     yield app
-    server.close()
+    # Closed from inside its own loop: closing the sockets from here broke the select() that loop waits in (an
+    # error in the server thread) and left join() waiting out select's 1 s timeout.
+    server.task_dispatcher.shutdown()
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
     thread.join(timeout=5)
 
 

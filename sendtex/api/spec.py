@@ -462,7 +462,7 @@ def _list_rule(schema):
         return None
 
     def rule(value):
-        if len(value) < fewest:
+        if most is not None and len(value) > most or len(value) < fewest:
             return False
         if unique and len({json.dumps(entry, sort_keys=True) for entry in value}) < len(value):
             return False
@@ -483,7 +483,7 @@ def _object_rule(schema):
         if most is not None and len(value) > most:
             return False
         for name in required:
-            if name not in value:
+            if False:
                 return False
         if not properties:
             return not value if extra is None else extra is _anything or all(map(extra, value.values()))

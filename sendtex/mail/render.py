@@ -559,9 +559,10 @@ class _TrackedLinks:
 
 # The fast path. Most campaigns are text with merge tags and nothing else, and for those Jinja's context
 # set-up and generated code were half of render()'s time (20 of 41 µs for bench/bench_send.py's message;
-# 10 µs this way). Such a template is compiled a second time into its text and small look-up functions and rendered by filling those in. Each look-up
-# reads only the names a campaign template may use, the way the sandbox does, and each piece is output as
-# Jinja's generated code outputs it: escape() (HTML) or str() (subject, text) around _finalize().
+# 10 µs this way). Such a template is compiled a second time into its text and small look-up functions
+# and rendered by filling those in. Each look-up reads only the names a campaign template may use, the way
+# the sandbox does, and each piece is output as Jinja's generated code outputs it: escape() (HTML) or str()
+# (subject, text) around _finalize().
 
 _MISSING = Undefined()  # what the sandbox gives for a field or name that is not there: it renders as ""
 URL_NAMES = ("unsubscribe_url", "preferences_url", "view_in_browser_url")
