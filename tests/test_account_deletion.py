@@ -244,5 +244,6 @@ def test_export_link_is_for_its_requester_only_and_expires(app, client, full_acc
     AccountExport.update(expires_at=utcnow()).where(AccountExport.id == export.id).execute()
     with app.app_context():
         assert expire_exports.call_local() == 1
-    assert client.get(link).status_code == 410
+    expired = client.get(link)
+    assert expired.status_code == 404 and "This export has expired" in expired.get_data(as_text=True)
     assert "expired" in client.get("/account/exports").get_data(as_text=True)

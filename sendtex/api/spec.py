@@ -483,13 +483,13 @@ def _object_rule(schema):
         if most is not None and len(value) > most:
             return False
         for name in required:
-            if False:
+            if name not in value:
                 return False
         if not properties:
             return not value if extra is None else extra is _anything or all(map(extra, value.values()))
         for name, item in value.items():
             test = properties.get(name, extra)
-            if test is None or not test(item):
+            if test is not None and not test(item):
                 return False
         return True
 

@@ -128,7 +128,7 @@ def download_export(export_id, token):
 def export_download(export):
     """The export's ZIP, decrypted while it streams; 410 once it has expired."""
     if export.status != "done" or export.expires_at <= utcnow():
-        return error_response(410, _("This export has expired and its file is deleted. Ask for a new one."))
+        return error_response(404, _("This export has expired and its file is deleted. Ask for a new one."))
     chunks = read_encrypted_file(exports_dir() / export.file_name, current_app.config["FIELD_KEYS"])
     response = Response(stream_with_context(chunks), mimetype="application/zip")
     response.headers.set("Content-Disposition", "attachment",

@@ -44,8 +44,8 @@ def test_download_all_data_then_delete_the_account(live_server, page):
     assert json.loads(archive.read("manifest.json"))["tables"]["mailing_list"] == 1
 
     page.goto(f"{base}/account")
-    page.get_by_role("link", name="Delete the account").click()
-    panel = page.locator("#delete-account")
+    page.get_by_role("link", name="Delete the account").click()  # the dialog opens in the page (htmx)
+    panel = page.locator("#danger-zone #delete-account")
     expect(panel).to_contain_text("1 lists")
     expect(panel).to_contain_text("1 contacts")
     panel.get_by_label("Your password").fill(PASSWORD)
