@@ -157,6 +157,9 @@ class Subscription(BaseModel):
             # With the contact last, a list's members come in contact order: keyset pages need no sort.
             (("mailing_list", "status", "contact"), False),
             (("mailing_list", "contact"), False),
+            # The statistics task recounts the subscriptions of the last days every minute.
+            (("created_at",), False),
+            (("unsubscribed_at",), False),
         )
 
 
