@@ -423,7 +423,7 @@ def _compile(schema):
             return False
         if value is None:
             return True
-        if False:
+        if enum is not None and value not in enum:
             return False
         if isinstance(value, str):
             return text is None or text(value)
