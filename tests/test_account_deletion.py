@@ -247,3 +247,33 @@ def test_export_link_is_for_its_requester_only_and_expires(app, client, full_acc
     expired = client.get(link)
     assert expired.status_code == 404 and "This export has expired" in expired.get_data(as_text=True)
     assert "expired" in client.get("/account/exports").get_data(as_text=True)
+
+
+def test_tasks_that_wake_up_for_a_deleted_account_do_nothing(app, client, full_account):
+    """Queued or scheduled work of the account (ids only in the queue) finds nothing once it is deleted."""
+    from sendtex.models.imports import Import
+    from sendtex.models.mail import OutboxMessage
+    from sendtex.models.subscribe import Signup
+    from sendtex.tasks.imports import run_import
+    from sendtex.tasks.preferences import mail_preference_link
+    from sendtex.tasks.privacy import build_export, delete_account
+    from sendtex.tasks.sending import send_campaign
+    from sendtex.tasks.stats import detach_tracking_events
+    from sendtex.tasks.subscribe import mail_signup_confirmation
+
+    account_id = full_account.account_id
+    woken = [(send_campaign, Campaign.get(Campaign.account == account_id).id, 0),
+             (run_import, Import.get(Import.account == account_id).id),
+             (build_export, AccountExport.get(AccountExport.account == account_id).id),
+             (mail_signup_confirmation, Signup.select().join(Contact).where(Contact.account == account_id).get().id),
+             (mail_preference_link, Contact.get(Contact.account == account_id).id, "en"),
+             (detach_tracking_events, account_id)]
+    outbox_before = OutboxMessage.select().where(OutboxMessage.account.is_null()).count()
+    post(client, "/account/delete", {"password": PASSWORD, "account_name": "Doomed Shop"})
+    with app.app_context():
+        for task, *args in woken:
+            task.call_local(*args)
+        delete_account.call_local(DeletionRecord.get().id)
+        aggregate()
+    assert every_row_referencing(account_id) == []
+    assert OutboxMessage.select().where(OutboxMessage.account.is_null()).count() == outbox_before
