@@ -1,5 +1,6 @@
 """Web plumbing shared by every blueprint: extensions, headers, flashes, errors, rendering, scoping."""
 import datetime
+import functools
 from urllib.parse import urlsplit
 
 import jinja2
@@ -8,7 +9,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_babel.speaklater import LazyString
 from flask_babel import lazy_gettext as _l
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager, current_user, login_required
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 from werkzeug.exceptions import HTTPException
@@ -233,6 +234,19 @@ def external_url(endpoint, **values):
     base = urlsplit(current_app.config["BASE_URL"])
     adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
     return adapter.build(endpoint, values, force_external=True)
+
+
+def owner_required(view):
+    """Only a logged-in owner of the account may use the view: others log in first, members get 403."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_user.is_owner:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def owned_or_404(model, object_id):

@@ -142,6 +142,7 @@ def test_deletion_is_complete_and_leaves_nothing_on_disk(app, client, full_accou
 
     page = client.get("/account/delete").get_data(as_text=True)
     assert "Delete Doomed Shop for good" in page and "<strong>5</strong> contacts" in page
+    assert '<a href="/account/exports">Download all data</a>' in page  # a real link: the translation is markup
 
     response = post(client, "/account/delete", {"password": PASSWORD, "account_name": "Doomed Shop"})
     assert response.status_code == 303 and response.headers["Location"] == "/account/deleted"

@@ -1,5 +1,4 @@
 """The signed-in side of an account: dashboard, profile, billing details, team and outbox."""
-import functools
 
 from flask import Blueprint, abort, current_app, flash, request, session, url_for
 from flask_babel import get_locale
@@ -16,7 +15,7 @@ from sendtex.models.audit import AuditEntry
 from sendtex.models.mail import OutboxMessage
 from sendtex.tasks.accounts import mail_invitation
 from sendtex.tasks.stats import detach_tracking_events
-from sendtex.web import owned_or_404, redirect_to, render, render_form
+from sendtex.web import owned_or_404, owner_required, redirect_to, render, render_form
 
 bp = Blueprint("accounts", __name__)
 
@@ -29,18 +28,6 @@ MAX_PAGE = 10**6
 @login_required
 def _signed_in_only():
     """Every page of this blueprint needs a login."""
-
-
-def owner_required(view):
-    """Only an owner of the account may use the view; others get 403."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_user.is_owner:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 @bp.route("/app")

@@ -2,7 +2,7 @@
 once; see when each key was last used; revoke. Every change is in the audit log."""
 import datetime
 
-from flask import abort, flash, request, url_for
+from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -16,7 +16,7 @@ from sendtex import audit
 from sendtex.api import pages
 from sendtex.models.api import ApiKey
 from sendtex.models.base import utcnow
-from sendtex.web import owned_or_404, redirect_to, render
+from sendtex.web import owned_or_404, owner_required, redirect_to, render
 
 SCOPE_LABELS = {"read": _l("read: lists, contacts, fields, segments, campaigns and statistics"),
                 "write": _l("write: create, change and delete them, import contacts"),
@@ -49,11 +49,6 @@ def _signed_in_only():
     """The keys page needs a login; the API reference too (it sits in the signed-in menu)."""
 
 
-def _owner_only():
-    if not current_user.is_owner:
-        abort(403)
-
-
 def _page(form, secret=None, status=200):
     keys = list(ApiKey.listed(current_user.account_id))
     return render("api/keys.html", "api/_keys.html", form=form, keys=keys, secret=secret, now=utcnow(),
@@ -61,16 +56,16 @@ def _page(form, secret=None, status=200):
 
 
 @pages.route("/account/api-keys")
+@owner_required
 def api_keys():
     """The account's API keys and a form to create one."""
-    _owner_only()
     return _page(ApiKeyForm(formdata=None))
 
 
 @pages.route("/account/api-keys", methods=["POST"])
+@owner_required
 def create_api_key():
     """Create a key and show its secret, this once."""
-    _owner_only()
     form = ApiKeyForm()
     if not form.validate_on_submit():
         return _page(form, status=422)
@@ -83,9 +78,9 @@ def create_api_key():
 
 
 @pages.route("/account/api-keys/<int:key_id>/revoke", methods=["POST"])
+@owner_required
 def revoke_api_key(key_id):
     """Stop a key from working, for good."""
-    _owner_only()
     key = owned_or_404(ApiKey, key_id)
     if not key.revoked:
         key.revoke()

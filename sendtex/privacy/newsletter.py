@@ -11,9 +11,8 @@ from sendtex import audience, audit
 from sendtex.models.contacts import Subscription
 from sendtex.models.subscribe import SignupForm
 from sendtex.preferences.subscriber import Subscriber
-from sendtex.privacy.forms import ExportRequestForm
 from sendtex.privacy.routes import bp
-from sendtex.web import error_response, redirect_to
+from sendtex.web import redirect_to
 
 
 def newsletter_form():
@@ -37,8 +36,6 @@ def newsletter_contact(email):
 @login_required
 def withdraw_newsletter():
     """Stop the operator's newsletter for the signed-in user: consent withdrawn, objection recorded."""
-    if not ExportRequestForm().validate_on_submit():
-        return error_response(400)
     contact = newsletter_contact(current_user.email)
     if contact is not None:
         Subscriber(contact.uid).unsubscribe_all()

@@ -1,10 +1,9 @@
 """The account owner's own privacy rights: delete the account, download all of its data."""
-import functools
 import json
 
 from flask import Response, abort, current_app, flash, request, stream_with_context, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, logout_user
 
 from sendtex import accountdata, audit
 from sendtex.crypto import read_encrypted_file
@@ -17,27 +16,14 @@ from sendtex.privacy.routes import bp
 from sendtex.tasks.privacy import build_export, delete_account
 from sendtex.tokens import TokenError, sign, unsign
 from sendtex.uploads import exports_dir
-from sendtex.web import error_response, owned_or_404, redirect_to, render, render_form
+from sendtex.web import error_response, owned_or_404, owner_required, redirect_to, render, render_form
 
 DOWNLOAD_PURPOSE = "account-export"
 STOPPABLE = ("scheduled", "sending", "paused")
 
 
-def owner_only(view):
-    """Logged-in owners only; members get 403."""
-
-    @functools.wraps(view)
-    @login_required
-    def wrapper(*args, **kwargs):
-        if not current_user.is_owner:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
 @bp.route("/account/delete", methods=["GET", "POST"])
-@owner_only
+@owner_required
 def delete_account_page():
     """Show what deleting the account destroys; delete it after the password and the typed name match."""
     account = current_user.account
@@ -89,7 +75,7 @@ def account_deleted():
 
 
 @bp.route("/account/exports", methods=["GET", "POST"])
-@owner_only
+@owner_required
 def exports():
     """The account's data exports: ask for a new one, see their state, download finished ones."""
     form = ExportRequestForm()
@@ -111,7 +97,7 @@ def _download_url(export):
 
 
 @bp.route("/account/exports/<int:export_id>/<token>")
-@owner_only
+@owner_required
 def download_export(export_id, token):
     """Stream a finished export, decrypted on the fly, to the user who asked for it while it has not expired."""
     export = owned_or_404(AccountExport, export_id)
@@ -138,7 +124,7 @@ def export_download(export):
 
 
 @bp.route("/account/restriction", methods=["GET", "POST"])
-@owner_only
+@owner_required
 def restriction():
     """Restrict the account's processing pending a dispute, or lift a restriction the owner set."""
     account = current_user.account
