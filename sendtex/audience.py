@@ -252,13 +252,18 @@ def find_by_email(account_id, email):
     return Contact.for_account(account_id).where(Contact.email_digest == digest).first()
 
 
-def contacts_everywhere(email):
-    """The contacts with this address in every account (each account has its own blind index)."""
+def digests_everywhere(email):
+    """[(account id, the address's blind index there)] for every account: each account has its own index."""
     try:
         normalised = fast_normalise_email(email)
     except Invalid:
         return []
-    pairs = [(account_id, email_digest(account_id, normalised)) for (account_id,) in Account.select(Account.id).tuples()]
+    return [(account_id, email_digest(account_id, normalised)) for (account_id,) in Account.select(Account.id).tuples()]
+
+
+def contacts_everywhere(email):
+    """The contacts with this address in every account."""
+    pairs = digests_everywhere(email)
     found = []
     for start in range(0, len(pairs), 400):
         condition = reduce(operator.or_, [(Contact.account == account_id) & (Contact.email_digest == digest)

@@ -16,7 +16,6 @@ from sendtex.crypto import keyed_digest
 from sendtex.lists.forms import ContactValues
 from sendtex.mail import render as templates
 from sendtex.mail.links import PATHS, PREFERENCES, VIEW, read_token
-from sendtex.models.accounts import Account
 from sendtex.models.campaigns import Campaign
 from sendtex.models.contacts import Contact
 from sendtex.models.ratelimit import RateHit, minutes
@@ -230,9 +229,7 @@ def request_link():
         return _ask_page(form, notice=_("Too many requests. Please wait an hour and try again."), status=429)
     RateHit.hit("preferences-network", network)
     # Digests only go into the queue, and the look-up runs there: the answer takes as long either way.
-    digests = [[account_id, audience.email_digest(account_id, form.email.data)]
-               for (account_id,) in Account.select(Account.id).tuples()]
-    mail_links_for_address(digests, str(get_locale()))
+    mail_links_for_address(audience.digests_everywhere(form.email.data), str(get_locale()))
     return _ask_page(AddressForm(formdata=None), notice=_(
         "If this address is on a mailing list here, we have sent a link to it. Check your inbox (and your spam "
         "folder); the link is valid for a limited time."))
