@@ -8,6 +8,7 @@ from sendtex.config import retention_periods
 from sendtex.models.audit import AuditEntry
 from sendtex.models.campaigns import Campaign, Event
 from sendtex.models.privacy import AccountExport, ConsentRecord, DeletionRecord
+from sendtex.models.base import utcnow
 from sendtex.models.ratelimit import RateHit
 from sendtex.models.requests import DataRequest
 from sendtex.models.retention import RetentionRun
@@ -88,3 +89,18 @@ def test_a_run_is_recorded_with_its_counts_and_failures(app, monkeypatch):
     run = RetentionRun.get()
     assert run.finished_at is not None and run.failed == {"audit_log": "disk on fire"}
     assert "login_attempts" in run.deleted and "audit_log" not in run.deleted
+
+
+def test_stored_api_answers_are_purged_after_their_retry_window(app):
+    from sendtex.models.api import ApiKey, IdempotencyRecord
+    from sendtex.tasks.maintenance import purge_idempotency_records
+
+    key, _secret = ApiKey.issue(make_account().id, "sync", ["read"])
+    window = datetime.timedelta(hours=app.config["API_IDEMPOTENCY_HOURS"])
+    old, fresh = [IdempotencyRecord.create(account=key.account_id, api_key=key, key=name, fingerprint="f",
+                                           created_at=utcnow() - age)
+                  for name, age in (("old", window + SECOND), ("fresh", window - datetime.timedelta(minutes=1)))]
+    with app.app_context():
+        assert purge_idempotency_records.call_local() == 1
+    assert IdempotencyRecord.get_or_none(IdempotencyRecord.id == old.id) is None
+    assert IdempotencyRecord.get_or_none(IdempotencyRecord.id == fresh.id) is not None

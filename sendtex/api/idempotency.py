@@ -33,7 +33,8 @@ def once(run):
         raise invalid([(HEADER, _l("Use 1 to 255 printable characters without spaces."))])
     api_key, fingerprint = g.api_key, _fingerprint()
     ttl = datetime.timedelta(hours=current_app.config["API_IDEMPOTENCY_HOURS"])
-    IdempotencyRecord.delete().where((IdempotencyRecord.api_key == api_key.id)
+    # An expired record of this key text makes way; the hourly purge removes the others.
+    IdempotencyRecord.delete().where((IdempotencyRecord.api_key == api_key.id) & (IdempotencyRecord.key == key_text)
                                      & (IdempotencyRecord.created_at < utcnow() - ttl)).execute()
     try:
         with db.atomic():

@@ -80,10 +80,6 @@ class ApiKey(AccountOwned):
     def expired(self):
         return self.expires_at is not None and self.expires_at <= utcnow()
 
-    @property
-    def usable(self):
-        return not self.revoked and not self.expired
-
     def touch(self):
         """Note the key's use; written at most once a minute, so most requests write nothing."""
         now = utcnow()

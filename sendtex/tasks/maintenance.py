@@ -1,9 +1,14 @@
 """Housekeeping: the daily retention purge and the purges of the categories without an area of their own."""
+import datetime
+
+from flask import current_app
 from huey import crontab
 
 from sendtex import retention
 from sendtex.db import checkpoint
+from sendtex.models.api import IdempotencyRecord
 from sendtex.models.audit import AuditEntry
+from sendtex.models.base import utcnow
 from sendtex.models.bounces import Bounce
 from sendtex.models.campaigns import Event
 from sendtex.models.privacy import ConsentRecord, DeletionRecord
@@ -28,6 +33,14 @@ def purge_expired_data():
 def purge_rate_hits():
     """Login throttling keeps its window short: its events are purged every hour, not only daily."""
     return RateHit.purge_before(retention.cutoff("login_attempts"))
+
+
+@huey.periodic_task(crontab(minute="47"))
+@app_task
+def purge_idempotency_records():
+    """Stored API answers (sealed) are kept only as long as a retry may come: API_IDEMPOTENCY_HOURS."""
+    hours = current_app.config["API_IDEMPOTENCY_HOURS"]
+    return IdempotencyRecord.purge_before(utcnow() - datetime.timedelta(hours=hours))
 
 
 retention.rule("login_attempts")(RateHit.purge_before)
