@@ -251,10 +251,7 @@ def owner_required(view):
 
 def owned_or_404(model, object_id):
     """The row of model with this id if it belongs to the current user's account; else 404."""
-    # An id beyond 64 bits cannot exist, and SQLite raises OverflowError (a 500) on it.
-    if not 0 < object_id < 2**63:
-        abort(404)
-    row = model.for_account(current_user.account_id).where(model.id == object_id).first()
+    row = model.owned_by(current_user.account_id, object_id)
     if row is None:
         abort(404)
     return row

@@ -14,7 +14,6 @@ from sendtex.models.base import utcnow
 from sendtex.models.ratelimit import RateHit
 
 RATE_BUCKET = "api"
-MAX_ID = 2**63 - 1
 
 
 @bp.before_request
@@ -91,9 +90,7 @@ def account_id():
 
 def owned(model, object_id):
     """The row of model with this id if it belongs to the key's account; a 404 otherwise (never another's)."""
-    if not 0 < object_id <= MAX_ID:
-        raise ApiError(404)
-    row = model.for_account(account_id()).where(model.id == object_id).first()
+    row = model.owned_by(account_id(), object_id)
     if row is None:
         raise ApiError(404)
     return row

@@ -18,6 +18,13 @@ class AccountOwned(BaseModel):
         """All rows of this model that belong to the account."""
         return cls.select().where(cls.account == account_id)
 
+    @classmethod
+    def owned_by(cls, account_id, object_id):
+        """The row with this id if it belongs to the account, else None (also for ids no 64-bit key can hold)."""
+        if not 0 < object_id < 2**63:  # SQLite raises OverflowError on larger ones
+            return None
+        return cls.for_account(account_id).where(cls.id == object_id).first()
+
 
 class DataPolicy(NamedTuple):
     """What happens to a model's rows when their account is deleted, and whether its data export holds them.
