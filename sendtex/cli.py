@@ -8,6 +8,7 @@ from huey.consumer import Consumer
 
 from sendtex import create_app
 from sendtex.db import db, pending_migrations, upgrade
+from sendtex.models.relays import RELAY_REGIONS, RELAY_SECURITY
 
 DEMO_EMAIL = "demo@example.com"
 
@@ -258,14 +259,14 @@ def relay():
 @click.argument("name")
 @click.option("--host", required=True, help="Host name of the relay.")
 @click.option("--port", default=587, show_default=True, help="Port of the relay.")
-@click.option("--security", type=click.Choice(["starttls", "tls", "plain"]), default="starttls", show_default=True,
-              help="STARTTLS, implicit TLS, or plain (loopback only).")
+@click.option("--security", type=click.Choice(RELAY_SECURITY), default="starttls", show_default=True,
+              help="STARTTLS, implicit TLS, or plain (meant for a relay on loopback: the login would travel unencrypted).")
 @click.option("--username", default="", help="Login at the relay, if it needs one.")
 @click.option("--password", default="", help="Its password (stored encrypted); prefer SENDTEX_RELAY_PASSWORD.",
               envvar="SENDTEX_RELAY_PASSWORD")
 @click.option("--max-connections", default=4, show_default=True, help="Connections open at once.")
 @click.option("--max-per-second", default=50, show_default=True, help="Messages a second (0: no limit).")
-@click.option("--region", type=click.Choice(["eu", "intl"]), required=True,
+@click.option("--region", type=click.Choice(RELAY_REGIONS), required=True,
               help="Where the relay is: EU-only accounts use only eu relays.")
 def relay_add(name, password, **settings):
     """Add a relay NAME."""

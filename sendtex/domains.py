@@ -33,13 +33,19 @@ class DnsCheck(NamedTuple):
     detail: str = ""
 
 
+def ascii_domain(name):
+    """The domain as DNS and SMTP carry it: IDNA 2008 with UTS #46 mapping, as e-mail validation uses
+    (the stdlib codec's IDNA 2003 maps ß to ss, another domain); idna.IDNAError (a UnicodeError) if invalid."""
+    return idna.encode(name, uts46=True).decode() if name else ""
+
+
 def normalise_domain(value):
     """The host name in lower-case ASCII (IDN as punycode), or Invalid with the reason."""
     text = (value or "").strip().rstrip(".").lower()
     if "@" in text or "/" in text or ":" in text:
         raise Invalid(_l("Enter just the domain, like example.com, without an address or web link."))
     try:
-        ascii_name = idna.encode(text, uts46=True).decode() if text else ""
+        ascii_name = ascii_domain(text)
     except idna.IDNAError as exc:
         raise Invalid(_l("This is not a valid domain name.")) from exc
     labels = ascii_name.split(".")

@@ -229,3 +229,18 @@ def test_cancel_skips_what_is_left(sender_app):
         sending.cancel(campaign)
     campaign = Campaign.get_by_id(campaign.id)
     assert (campaign.status, campaign.skipped, campaign.sent) == ("cancelled", 2, 0)
+
+
+def test_a_recipient_whose_values_break_the_template_fails_alone(sender_app, relay_server):
+    html = '<html><body><p>{{ contact.first_name | round }}</p></body></html>'  # round() of text fails at render
+    campaign = run(sender_app, make_campaign(sender_app, ["ann@example.com", "bob@example.com"], relay_server.port,
+                                             html=html))
+    assert (campaign.status, campaign.sent, campaign.failed) == ("sent", 0, 2)
+    assert all("html" in delivery.error for delivery in ledger(campaign).values())
+    assert relay_server.messages == []
+
+
+def test_internationalised_domains_are_mailed_as_idna_2008(sender_app, relay_server):
+    campaign = run(sender_app, make_campaign(sender_app, ["anna@straße.de"], relay_server.port))
+    assert campaign.sent == 1
+    assert relay_server.messages[0].rcpt_tos == ["anna@xn--strae-oqa.de"]  # IDNA 2003 would say strasse.de

@@ -23,7 +23,7 @@ from peewee import JOIN
 from sendtex import audience, sending
 from sendtex.bounces.rules import record_refusal
 from sendtex.db import db, update_by_id
-from sendtex.domains import signer_for
+from sendtex.domains import ascii_domain, signer_for
 from sendtex.mail import render
 from sendtex.mail.message import MessageTemplate
 from sendtex.mail.transport import (DeliveryError, OutboxSession, RateLimiter, RelayUnavailable, SmtpSession,
@@ -84,9 +84,7 @@ class Sender:
         self.account = campaign.account
         self.fields = audience.FieldSet(campaign.account_id)
         self.compiled = render.compile_campaign(campaign, self.fields)
-        domain = campaign.from_email.rpartition("@")[2]
-        self.template = MessageTemplate(campaign.from_name, campaign.from_email, campaign.reply_to,
-                                        f"{campaign.id}.{campaign.account_id}.lists.{domain}", campaign.name, domain)
+        self.template = _message_template(campaign)
         self.signer = _signer_for(campaign)
         self.batch_size, self.lease = cfg["SEND_BATCH_SIZE"], datetime.timedelta(seconds=cfg["JOB_LEASE_SECONDS"])
         self.window = collections.deque(maxlen=cfg["SEND_PAUSE_WINDOW"])
@@ -95,7 +93,7 @@ class Sender:
         self._last_recount = time.monotonic()
         self._claim_id, self._renew_at, self._claimed_up_to = None, 0.0, 0
         self.relays = RelayPool(self.account, lane, sending.lane_count(self.account))
-        self.envelope_from = cfg.get("SEND_ENVELOPE_FROM") or campaign.from_email
+        self.envelope_from = _envelope_from(campaign)
 
     def run(self):
         """Claim and send batches until the campaign is done, paused or cancelled, or no relay works."""
@@ -259,12 +257,12 @@ class Sender:
         try:
             address = ascii_address(values["email"])
             return address, self._message(delivery, contact, values, address)
-        except UnicodeError as exc:
-            return self._failed(delivery, contact, exc)
+        except UnicodeError:
+            return _mark(delivery, status="failed", error="the address needs SMTPUTF8, which is not supported")
+        except render.RenderError as exc:  # this recipient's values break the template: the others still go
+            return _mark(delivery, status="failed", error=str(exc))
 
     def _failed(self, delivery, contact, exc):
-        if isinstance(exc, UnicodeError):
-            return _mark(delivery, status="failed", error="the address needs SMTPUTF8, which is not supported")
         self._note(False)
         if isinstance(exc, TemporaryFailure):
             return self._retry_later(delivery, exc)
@@ -479,10 +477,10 @@ _ascii_domains = {}
 
 
 def _ascii_domain(domain):
-    # The idna codec costs ~8 µs a call; a campaign's addresses share few domains.
+    # IDNA encoding costs several µs a call; a campaign's addresses share few domains.
     encoded = _ascii_domains.get(domain)
     if encoded is None:
-        encoded = domain.encode("idna").decode("ascii")
+        encoded = ascii_domain(domain)
         if len(_ascii_domains) < 10_000:
             _ascii_domains[domain] = encoded
     return encoded
@@ -511,22 +509,31 @@ def send_test(campaign_id, addresses, contact_id=None):
     relays, _limiter = transport_for(campaign.account)
     if relays is None:
         return {address: "no relay this account may use is configured" for address in addresses}
-    domain = campaign.from_email.rpartition("@")[2]
-    template = MessageTemplate(campaign.from_name, campaign.from_email, campaign.reply_to,
-                               f"{campaign.id}.{campaign.account_id}.lists.{domain}", campaign.name, domain)
-    signer, problems = _signer_for(campaign), {}
+    template, signer, problems = _message_template(campaign), _signer_for(campaign), {}
     try:
         for address in addresses[:5]:
             try:
-                message, _message_id = template.build(ascii_address(address), f"[Test] {subject}", html, text,
+                recipient = ascii_address(address)
+                message, _message_id = template.build(recipient, f"[Test] {subject}", html, text,
                                                       [compiled.unsubscribe_url(contact.uid if contact else "test")],
                                                       f"c{campaign.id}.test")
-                relays.send(campaign.from_email, ascii_address(address), signer.sign(message) if signer else message)
+                relays.send(_envelope_from(campaign), recipient, signer.sign(message) if signer else message)
             except (DeliveryError, UnicodeError) as exc:
                 problems[address] = str(exc)
     finally:
         relays.close()
     return problems
+
+
+def _message_template(campaign):
+    domain = campaign.from_email.rpartition("@")[2]
+    return MessageTemplate(campaign.from_name, campaign.from_email, campaign.reply_to,
+                           f"{campaign.id}.{campaign.account_id}.lists.{domain}", campaign.name, domain)
+
+
+def _envelope_from(campaign):
+    """The Return-Path: the bounce mailbox when one is configured (test sends too), else the From address."""
+    return current_app.config["SEND_ENVELOPE_FROM"] or campaign.from_email
 
 
 def transport_for(account):
