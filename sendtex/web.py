@@ -249,6 +249,14 @@ def owner_required(view):
     return wrapper
 
 
+def row_or_404(model, row_id):
+    """The operator's own row of model with this id (not an account's: those go through owned_or_404), else 404."""
+    row = model.get_or_none(model.id == row_id) if 0 < row_id < 2**63 else None
+    if row is None:
+        abort(404)
+    return row
+
+
 def owned_or_404(model, object_id):
     """The row of model with this id if it belongs to the current user's account; else 404."""
     row = model.owned_by(current_user.account_id, object_id)

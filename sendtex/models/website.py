@@ -66,7 +66,6 @@ class JobPosition(BaseModel):
 class JobApplication(BaseModel):
     """An application to a vacancy; deleted RETENTION_JOB_APPLICATIONS_DAYS after its procedure is closed."""
 
-    STATUSES = ("received", "in_review", "invited", "rejected", "hired")
 
     data_policy = not_account_data("applications to the operator's own vacancies; purged after the procedure closes")
     position = ForeignKeyField(JobPosition, backref="applications", on_delete="CASCADE")

@@ -1,5 +1,5 @@
 """The careers pages: the operator's open vacancies and an application form for each."""
-from flask import abort, current_app, url_for
+from flask import current_app, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from sendtex.models.website import JobApplication, JobPosition
 from sendtex.public.forms import ApplicationForm, take_in
 from sendtex.public.routes import bp
-from sendtex.web import error_response, render
+from sendtex.web import error_response, render, row_or_404
 
 # Why each optional field is asked, shown next to it: nobody should guess what an answer is used for.
 WHY_ASKED = {
@@ -41,9 +41,7 @@ def careers():
 @bp.route("/careers/<int:position_id>", methods=["GET", "POST"])
 def position(position_id):
     """A vacancy and its application form; a sent application waits for staff review."""
-    vacancy = JobPosition.get_or_none(JobPosition.id == position_id) if 0 < position_id < 2**63 else None
-    if vacancy is None:
-        abort(404)
+    vacancy = row_or_404(JobPosition, position_id)
     if not vacancy.is_open:
         return error_response(410, _("This vacancy is closed and no longer takes applications."))
     agreement = consent_text()

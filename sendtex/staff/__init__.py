@@ -39,14 +39,6 @@ def staff_required(view):
     return wrapper
 
 
-def row_or_404(model, row_id):
-    """The operator's own row of model with this id (not an account's: those go through owned_or_404), else 404."""
-    row = model.get_or_none(model.id == row_id) if 0 < row_id < 2**63 else None
-    if row is None:
-        abort(404)
-    return row
-
-
 @bp.before_request
 @staff_required
 def _staff_only():

@@ -16,9 +16,9 @@ from sendtex.models.audit import AuditEntry
 from sendtex.models.base import utcnow
 from sendtex.models.campaigns import Campaign
 from sendtex.models.contacts import Contact, MailingList
-from sendtex.staff import NAV, NavItem, bp, row_or_404
+from sendtex.staff import NAV, NavItem, bp
 from sendtex.staff.forms import AccessForm, QuotaForm, ReasonForm
-from sendtex.web import redirect_to, render
+from sendtex.web import redirect_to, render, row_or_404
 
 ACCESS_MINUTES = 30
 PEEK_ROWS = 100

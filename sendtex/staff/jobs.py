@@ -18,8 +18,8 @@ from wtforms.validators import DataRequired, Length
 from sendtex import audit
 from sendtex.models.base import utcnow
 from sendtex.models.website import JobApplication, JobPosition
-from sendtex.staff import NAV, NavItem, bp, row_or_404
-from sendtex.web import redirect_to, render, render_form
+from sendtex.staff import NAV, NavItem, bp
+from sendtex.web import redirect_to, render, render_form, row_or_404
 
 NAV.append(NavItem("staff.jobs", _l("Vacancies and applications"),
                    _l("The careers page's vacancies, the applications to them, their review and deletion.")))

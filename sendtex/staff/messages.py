@@ -5,8 +5,8 @@ from flask_babel import lazy_gettext as _l
 
 from sendtex.models.base import utcnow
 from sendtex.models.website import ContactMessage
-from sendtex.staff import NAV, NavItem, bp, row_or_404
-from sendtex.web import redirect_to, render
+from sendtex.staff import NAV, NavItem, bp
+from sendtex.web import redirect_to, render, row_or_404
 
 PAGE_SIZE, MAX_PAGE = 50, 10_000
 NAV.append(NavItem("staff.messages", _l("Contact messages"),

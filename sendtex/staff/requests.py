@@ -17,10 +17,10 @@ from sendtex.models.privacy import AccountExport
 from sendtex.models.requests import DataRequest, one_month_after
 from sendtex.preferences.subscriber import Subscriber
 from sendtex.privacy.selfservice import export_download, start_deletion
-from sendtex.staff import NAV, NavItem, bp, row_or_404
+from sendtex.staff import NAV, NavItem, bp
 from sendtex.staff.forms import CHANNEL_LABELS, KIND_LABELS, AccountChoiceForm, CloseRequestForm, DataRequestForm
 from sendtex.tasks.privacy import build_export
-from sendtex.web import redirect_to, render, render_form
+from sendtex.web import redirect_to, render, render_form, row_or_404
 
 NAV.append(NavItem("staff.request_log", _l("Requests"),
                    _l("Data-subject requests received by e-mail or post, with their due dates.")))

@@ -2,6 +2,7 @@
 dashboard's figures and a contact's timeline."""
 import dataclasses
 import datetime
+import functools
 
 from flask_babel import lazy_gettext as _l
 from peewee import JOIN
@@ -9,7 +10,7 @@ from peewee import JOIN
 from sendtex.models.base import utcnow
 from sendtex.models.campaigns import Campaign, Delivery, Event, Link
 from sendtex.models.contacts import MailingList, Subscription
-from sendtex.models.stats import AccountDayStats, CampaignHourStats, CampaignStats, LinkStats, StatsRun
+from sendtex.models.stats import AccountDayStats, CampaignHourStats, CampaignStats, LinkStats
 
 RECENT_CAMPAIGNS = 5
 GROWTH_DAYS = 30
@@ -87,20 +88,17 @@ class CampaignReport:
         return [(str(_l("Hard bounces")), stats.bounces, "hard"), (str(_l("Soft bounces")), stats.soft_bounces, "soft"),
                 (str(_l("Complaints")), stats.complaints, "complaint")]
 
+    @functools.cached_property
     def hours(self):
         """[(hour, moment in UTC or None, opens, clicks)] over the first 48 hours after sending started."""
         started = self.campaign.started_at
         return [(hour, started + datetime.timedelta(hours=hour) if started else None, opens, clicks)
                 for hour, (opens, clicks) in enumerate(CampaignHourStats.series(self.campaign.id))]
 
+    @functools.cached_property
     def links(self):
         """[(url, clicks)] of the campaign's links."""
         return LinkStats.of_campaign(self.campaign.id)
-
-
-def last_aggregation():
-    """When the counters were last brought up to date (UTC), or None."""
-    return StatsRun.last_run()
 
 
 @dataclasses.dataclass

@@ -6,8 +6,9 @@ from flask_babel import gettext as _
 
 from sendtex.csvexport import csv_response, export_filename
 from sendtex.models.campaigns import Campaign
+from sendtex.models.stats import StatsRun
 from sendtex.stats import bp, charts
-from sendtex.stats.reports import CampaignReport, Dashboard, last_aggregation, timeline
+from sendtex.stats.reports import CampaignReport, Dashboard, timeline
 from sendtex.web import owned_or_404, redirect_to, render
 
 CSV_HEADER = ("section", "item", "value", "opens", "clicks")
@@ -21,8 +22,7 @@ def percent(rate):
 
 @bp.app_context_processor
 def _statistics_helpers():
-    return dict(campaign_report=CampaignReport.of, account_dashboard=dashboard, contact_timeline=timeline,
-                last_aggregation=last_aggregation)
+    return dict(campaign_report=CampaignReport.of, account_dashboard=dashboard, contact_timeline=timeline)
 
 
 @bp.route("/campaigns/<int:campaign_id>/report")
@@ -34,7 +34,7 @@ def campaign_report(campaign_id):
         return redirect_to(url_for("campaigns.campaign", campaign_id=campaign.id))
     report = CampaignReport.of(campaign)
     return render("stats/report.html", "stats/_report.html", report=report, charts=report_charts(report),
-                  updated_at=last_aggregation())
+                  updated_at=StatsRun.last_run())
 
 
 @bp.route("/campaigns/<int:campaign_id>/report.csv")
@@ -51,17 +51,17 @@ def csv_rows(report):
         yield "count", label, not_available if number is None else number, "", ""
     for label, rate in report.rates():
         yield "rate", label, percent(rate) if rate is not None else not_available, "", ""
-    for url, clicks in report.links():
+    for url, clicks in report.links:
         yield "link", url, "", "", clicks
-    for hour, moment, opens, clicks in report.hours():
+    for hour, moment, opens, clicks in report.hours:
         yield "hour", _("%(hour)d h", hour=hour) + (moment.strftime(" (%Y-%m-%d %H:%M UTC)") if moment else ""), "", \
             opens, clicks
 
 
 def report_charts(report):
     """The report's charts as inline SVG."""
-    hours = report.hours()
-    links = report.links()
+    hours = report.hours
+    links = report.links
     return dict(
         hours=charts.line_chart(
             "chart-hours", _("Opens and clicks per hour"),
