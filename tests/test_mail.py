@@ -71,3 +71,11 @@ def test_relay_down_does_not_break_the_page(tmp_path):
     make_user(email="erin@example.com")
     response = post(app.test_client(), "/reset", {"email": "erin@example.com"})
     assert response.status_code == 303
+
+
+def test_a_line_break_in_a_subject_cannot_break_the_header(app):
+    from sendtex.mail.transport import build_system_message
+
+    with app.app_context():
+        message = build_system_message("reader@example.com", "Your preferences at Evil\r\nBcc: x@example.com", "Hi")
+    assert message["Subject"] == "Your preferences at Evil Bcc: x@example.com" and message["Bcc"] is None

@@ -25,7 +25,7 @@ def build_system_message(to, subject, text, sender=None, account_id=None):
     msg = EmailMessage()
     msg["From"] = sender or current_app.config["MAIL_FROM"]
     msg["To"] = to
-    msg["Subject"] = subject
+    msg["Subject"] = " ".join(str(subject).split())  # a name with a line break must not break the header
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="sendtex.local")
     msg["Auto-Submitted"] = "auto-generated"

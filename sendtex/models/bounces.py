@@ -7,9 +7,6 @@ from sendtex.models.base import AccountOwned, account_data, not_account_data, ut
 from sendtex.models.campaigns import Campaign, Delivery
 from sendtex.models.contacts import Contact
 
-BOUNCE_KINDS = ("hard", "soft", "complaint")
-BOUNCE_SOURCES = ("imap", "webhook", "smtp")
-
 
 class Bounce(AccountOwned):
     """A delivery that bounced (hard or soft) or that its recipient reported as spam (complaint).

@@ -12,7 +12,7 @@ from sendtex.subscribe import signup
 from sendtex.subscribe.forms import HONEYPOT, editor_form
 from sendtex.tasks.subscribe import mail_signup_confirmation
 from sendtex.tokens import TokenError
-from sendtex.web import csrf, error_response, external_url, owned_or_404, redirect_to, render
+from sendtex.web import csrf, error_response, external_url, owned_or_404, redirect_to, render, render_form
 
 bp = Blueprint("subscribe", __name__)
 
@@ -70,9 +70,8 @@ def _editor(signup_form):
         flash(_("The signup form “%(name)s” is saved.", name=signup_form.name), "success")
         if created or not request.htmx:
             return redirect_to(url_for("subscribe.edit_form", form_id=signup_form.id))
-    page = render("subscribe/form.html", "subscribe/_workspace.html", signup_form=signup_form, form=form,
-                  public_lists=offered)
-    return page, 422 if form.errors else 200
+    return render_form("subscribe/form.html", "subscribe/_workspace.html", form, signup_form=signup_form,
+                       public_lists=offered)
 
 
 @bp.app_template_global()
