@@ -49,7 +49,7 @@ def rows_of(model, account_id):
     parent = key.rel_model
     if parent is Account:
         return model.select().where(key == account_id)
-    return model.select().where(key.in_(rows_of(parent, account_id).select(parent.id)))
+    return model.select().where(key.in_(rows_of(parent, account_id).select(parent._meta.primary_key)))
 
 
 def counts(account_id):
@@ -63,12 +63,13 @@ def delete_everything(account_id):
         remove_file = FILE_REMOVERS.get(model._meta.table_name)
         while True:
             with db.atomic():
-                chunk = list(rows_of(model, account_id).order_by(model.id).limit(DELETE_CHUNK))
+                key = model._meta.primary_key
+                chunk = list(rows_of(model, account_id).order_by(key).limit(DELETE_CHUNK))
                 if not chunk:
                     break
                 for row in chunk if remove_file else ():
                     remove_file(row)
-                model.delete().where(model.id.in_([row.id for row in chunk])).execute()
+                model.delete().where(key.in_([row._pk for row in chunk])).execute()
     checkpoint()
 
 
@@ -76,7 +77,7 @@ def export_rows(model, account_id):
     """The account's rows of the model as JSON-ready dicts, without the columns the policy hides."""
     hidden = set(model.data_policy.hidden)
     columns = [field for field in model._meta.sorted_fields if field.name not in hidden]
-    for row in rows_of(model, account_id).order_by(model.id).iterator():
+    for row in rows_of(model, account_id).order_by(model._meta.primary_key).iterator():
         yield {field.name: _json_value(row.__data__.get(field.name)) for field in columns}
 
 

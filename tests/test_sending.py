@@ -9,10 +9,11 @@ from aiosmtpd.controller import Controller
 
 from sendtex import audience, sending
 from sendtex.models.base import utcnow
-from sendtex.models.campaigns import Campaign, Delivery, SendingDomain
+from sendtex.models.campaigns import Campaign, Delivery, SendingDomain, SentMark
 from sendtex.models.contacts import Contact, MailingList
 from sendtex.models.mail import OutboxMessage
 from sendtex.models.relays import Relay
+from sendtex.tasks.sending import send_campaign
 from tests.conftest import free_port, make_account, make_app
 
 
@@ -229,6 +230,36 @@ def test_cancel_skips_what_is_left(sender_app):
         sending.cancel(campaign)
     campaign = Campaign.get_by_id(campaign.id)
     assert (campaign.status, campaign.skipped, campaign.sent) == ("cancelled", 2, 0)
+
+
+def test_messages_a_dead_lane_had_sent_are_counted_and_never_sent_again(sender_app, relay_server):
+    """A lane killed after the relay took two messages leaves their marks; the next lane settles them."""
+    campaign = make_campaign(sender_app, ["a@example.com", "b@example.com", "c@example.com"], relay_server.port)
+    with sender_app.app_context():
+        Campaign.update(status="sending", started_at=utcnow()).where(Campaign.id == campaign.id).execute()
+        for contact in Contact.select().where(Contact.email != "c@example.com"):
+            delivery = Delivery.create(campaign=campaign, contact=contact, claim="dead-lane", lease_until=utcnow())
+            SentMark.record(delivery.id)
+        Delivery.create(campaign=campaign, contact=Contact.get(Contact.email == "c@example.com"))
+        send_campaign.call_local(campaign.id)
+    campaign = Campaign.get_by_id(campaign.id)
+    assert [m.rcpt_tos for m in relay_server.messages] == [["c@example.com"]]
+    assert (campaign.status, campaign.sent) == ("sent", 3)
+    assert {(email, d.status, d.attempts, d.claim) for email, d in ledger(campaign).items()} == {
+        ("a@example.com", "sent", 1, None), ("b@example.com", "sent", 1, None), ("c@example.com", "sent", 1, None)}
+    assert all(d.sent_at for d in ledger(campaign).values()) and not SentMark.select().exists()
+
+
+def test_cancel_counts_what_the_relay_took_as_sent(sender_app):
+    campaign = make_campaign(sender_app, ["a@example.com", "b@example.com"])
+    with sender_app.app_context():
+        Campaign.update(status="sending").where(Campaign.id == campaign.id).execute()
+        first, _second = [Delivery.create(campaign=campaign, contact=contact) for contact in Contact.select()]
+        SentMark.record(first.id)
+        sending.cancel(campaign)
+    campaign = Campaign.get_by_id(campaign.id)
+    assert (campaign.status, campaign.sent, campaign.skipped) == ("cancelled", 1, 1)
+    assert Delivery.get_by_id(first.id).status == "sent"
 
 
 def test_a_recipient_whose_values_break_the_template_fails_alone(sender_app, relay_server):

@@ -31,7 +31,7 @@ from sendtex.mail.transport import (DeliveryError, OutboxSession, RateLimiter, R
 from sendtex.bounces.parse import without_addresses
 from sendtex.models.accounts import Account
 from sendtex.models.base import utcnow
-from sendtex.models.campaigns import Campaign, Delivery
+from sendtex.models.campaigns import Campaign, Delivery, SentMark
 from sendtex.models.contacts import Contact
 from sendtex.models.relays import Relay
 from sendtex.queue import huey
@@ -118,6 +118,7 @@ class Sender:
                 self._recount_now_and_then()
         finally:
             self._record(self.relays.close())
+            SentMark.settle()
 
     def _send(self, batch):
         """Send a claimed batch; False when this lane must stop (paused, or no relay can be reached)."""
@@ -162,7 +163,7 @@ class Sender:
         for (delivery, contact), failure in outcomes:
             if failure is None:
                 self._note(True)
-                _mark_sent(delivery)
+                SentMark.record(delivery.id)
             else:
                 self._failed(delivery, contact, failure)
 
@@ -186,6 +187,7 @@ class Sender:
 
     def _claim(self):
         """[(Claimed, Recipient or None)] of the next free rows, taken for this lane in one UPDATE."""
+        SentMark.settle()  # rows sent by a lane that died are marked, not yet "sent": never take them again
         claim, now = secrets.token_hex(8), utcnow()
         self._claim_id, self._renew_at = claim, time.monotonic() + self.lease.total_seconds() / 3
         # Looking on from the last row taken keeps each claim's scan short: from the campaign's first row,
@@ -451,12 +453,6 @@ def _rotated(items, turn):
 
 def _json(text):
     return {} if not text or text == "{}" else json.loads(text)
-
-
-def _mark_sent(delivery):
-    """Record one delivery as sent (the hot path: one cached statement, no Peewee query building)."""
-    update_by_id(Delivery, delivery.id, status="sent", sent_at=utcnow(), attempts=delivery.attempts + 1,
-                 claim=None, lease_until=None)
 
 
 def _mark(delivery, **changes):
