@@ -134,14 +134,4 @@ def update_by_id(model, row_id, **changes):
     database.execute_sql(sql, [changes[name] for name in columns] + [row_id])
 
 
-def insert_ignoring_duplicates(model, **values):
-    """INSERT one row unless its key is taken, through a statement rendered once per set of columns."""
-    columns = tuple(sorted(values))
-    key = (model._meta.table_name, columns, "insert", db.obj.param)
-    sql = _update_statements.get(key)
-    if sql is None:
-        sql = _update_statements[key] = model.insert(**dict.fromkeys(columns)).on_conflict_ignore().sql()[0]
-    db.obj.execute_sql(sql, [values[name] for name in columns])
-
-
 _update_statements = {}

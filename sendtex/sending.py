@@ -8,12 +8,12 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from peewee import Value, fn
 
-from sendtex import segments
+from sendtex import segments, sentmarks
 from sendtex.db import db
 from sendtex.models.base import utcnow
 from sendtex.domains import verified_domain_for
 from sendtex.models.accounts import Account
-from sendtex.models.campaigns import Campaign, Delivery, SentMark
+from sendtex.models.campaigns import Campaign, Delivery
 from sendtex.models.contacts import Contact, MailingList, Subscription
 from sendtex.models.relays import Relay
 
@@ -165,7 +165,7 @@ def cancel(campaign):
     with db.atomic():
         changed = Campaign.update(status="cancelled", finished_at=utcnow()).where(
             (Campaign.id == campaign.id) & Campaign.status.in_(("scheduled", "sending", "paused"))).execute()
-        SentMark.settle()  # what the relays took before the cancel counts as sent, not skipped
+        sentmarks.settle_abandoned()  # what the relays took before the cancel counts as sent, not skipped
         Delivery.update(status="skipped", error="cancelled").where(
             (Delivery.campaign == campaign.id) & (Delivery.status == "queued")).execute()
     Campaign.get_by_id(campaign.id).recount()

@@ -1,5 +1,6 @@
 """The sending pipeline against real SMTP servers on loopback: messages, ledger, retries, failures."""
 import contextlib
+import os
 import email
 import threading
 from email import policy
@@ -7,9 +8,9 @@ from email import policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from sendtex import audience, sending
+from sendtex import audience, sending, sentmarks
 from sendtex.models.base import utcnow
-from sendtex.models.campaigns import Campaign, Delivery, SendingDomain, SentMark
+from sendtex.models.campaigns import Campaign, Delivery, SendingDomain
 from sendtex.models.contacts import Contact, MailingList
 from sendtex.models.mail import OutboxMessage
 from sendtex.models.relays import Relay
@@ -232,22 +233,45 @@ def test_cancel_skips_what_is_left(sender_app):
     assert (campaign.status, campaign.skipped, campaign.sent) == ("cancelled", 2, 0)
 
 
+def dead_lane_marks(app, deliveries):
+    """A mark file as a lane killed right after the relay took these deliveries' messages leaves it."""
+    with app.app_context():
+        marks = sentmarks.SentMarks()
+        for delivery in deliveries:
+            marks.mark(delivery.id)
+        os.write(marks._fd, b"12345")  # the kill cut the next mark short
+        os.close(marks._fd)  # as the kernel does for a killed process: the file stays, its lock goes
+
+
 def test_messages_a_dead_lane_had_sent_are_counted_and_never_sent_again(sender_app, relay_server):
-    """A lane killed after the relay took two messages leaves their marks; the next lane settles them."""
     campaign = make_campaign(sender_app, ["a@example.com", "b@example.com", "c@example.com"], relay_server.port)
     with sender_app.app_context():
         Campaign.update(status="sending", started_at=utcnow()).where(Campaign.id == campaign.id).execute()
-        for contact in Contact.select().where(Contact.email != "c@example.com"):
-            delivery = Delivery.create(campaign=campaign, contact=contact, claim="dead-lane", lease_until=utcnow())
-            SentMark.record(delivery.id)
+        sent = [Delivery.create(campaign=campaign, contact=contact, claim="dead-lane", lease_until=utcnow())
+                for contact in Contact.select().where(Contact.email != "c@example.com")]
         Delivery.create(campaign=campaign, contact=Contact.get(Contact.email == "c@example.com"))
+    dead_lane_marks(sender_app, sent)
+    with sender_app.app_context():
         send_campaign.call_local(campaign.id)
     campaign = Campaign.get_by_id(campaign.id)
     assert [m.rcpt_tos for m in relay_server.messages] == [["c@example.com"]]
     assert (campaign.status, campaign.sent) == ("sent", 3)
     assert {(email, d.status, d.attempts, d.claim) for email, d in ledger(campaign).items()} == {
         ("a@example.com", "sent", 1, None), ("b@example.com", "sent", 1, None), ("c@example.com", "sent", 1, None)}
-    assert all(d.sent_at for d in ledger(campaign).values()) and not SentMark.select().exists()
+    assert all(d.sent_at for d in ledger(campaign).values())
+    assert os.listdir(sender_app.instance_path + "/sent-marks") == []
+
+
+def test_a_living_lanes_marks_are_left_to_it(sender_app):
+    campaign = make_campaign(sender_app, ["a@example.com"])
+    with sender_app.app_context():
+        delivery = Delivery.create(campaign=campaign, contact=Contact.get())
+        marks = sentmarks.SentMarks()
+        marks.mark(delivery.id)
+        assert sentmarks.settle_abandoned() == 0 and Delivery.get_by_id(delivery.id).status == "queued"
+        assert marks.close() == 1 and Delivery.get_by_id(delivery.id).status == "sent"
+        assert sentmarks.settle_abandoned() == 0  # settled once; the file is gone
+    assert os.listdir(sender_app.instance_path + "/sent-marks") == []
 
 
 def test_cancel_counts_what_the_relay_took_as_sent(sender_app):
@@ -255,7 +279,8 @@ def test_cancel_counts_what_the_relay_took_as_sent(sender_app):
     with sender_app.app_context():
         Campaign.update(status="sending").where(Campaign.id == campaign.id).execute()
         first, _second = [Delivery.create(campaign=campaign, contact=contact) for contact in Contact.select()]
-        SentMark.record(first.id)
+    dead_lane_marks(sender_app, [first])
+    with sender_app.app_context():
         sending.cancel(campaign)
     campaign = Campaign.get_by_id(campaign.id)
     assert (campaign.status, campaign.sent, campaign.skipped) == ("cancelled", 1, 1)

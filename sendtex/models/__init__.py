@@ -3,7 +3,7 @@ from sendtex.models.accounts import Account, Invitation, User
 from sendtex.models.api import ApiKey, IdempotencyRecord
 from sendtex.models.audit import AuditEntry
 from sendtex.models.bounces import Bounce, MailboxCursor
-from sendtex.models.campaigns import Campaign, Delivery, Event, Layout, Link, SendingDomain, SentMark
+from sendtex.models.campaigns import Campaign, Delivery, Event, Layout, Link, SendingDomain
 from sendtex.models.contacts import Contact, Field, MailingList, Segment, Subscription
 from sendtex.models.imports import Import, ImportRejection
 from sendtex.models.jobs import Job
@@ -21,7 +21,7 @@ from sendtex.models.website import ContactMessage, JobApplication, JobPosition
 MODELS = [
     Account, User, Invitation, RateHit, OutboxMessage, ConsentRecord,
     MailingList, Field, Contact, Subscription, Segment, Job, Import, ImportRejection,
-    Layout, SendingDomain, Campaign, Delivery, SentMark, Link, Event, Relay, AuditEntry, DeletionRecord, AccountExport,
+    Layout, SendingDomain, Campaign, Delivery, Link, Event, Relay, AuditEntry, DeletionRecord, AccountExport,
     RetentionRun, DataRequest,
     PageHit, PageCount,
     SignupForm, Signup, ConsentProof,

@@ -1,7 +1,7 @@
 """Campaigns, their layouts, sending domains, the delivery ledger, tracked links and raw events."""
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField, fn
 
-from sendtex.db import BaseModel, insert_ignoring_duplicates
+from sendtex.db import BaseModel
 from sendtex.models.accounts import Account
 from sendtex.models.base import AccountOwned, account_data, utcnow
 from sendtex.models.contacts import Contact, JSONField, Segment
@@ -73,7 +73,6 @@ class Campaign(AccountOwned):
 
     def recount(self):
         """Set the counters from the delivery ledger."""
-        SentMark.settle()
         counts = dict.fromkeys(DELIVERY_STATUSES, 0)
         query = (Delivery.select(Delivery.status, fn.COUNT(Delivery.id).alias("n"))
                  .where(Delivery.campaign == self.id).group_by(Delivery.status))
@@ -106,40 +105,6 @@ class Delivery(BaseModel):
             (("campaign", "status", "next_attempt_at"), False),
         )
 
-
-
-class SentMark(BaseModel):
-    """A delivery a relay took, written the moment it did; settle() folds the marks into the ledger.
-
-    One small INSERT a message costs about half of updating the ledger row itself: that UPDATE moves the
-    row's entry in the (campaign, status, next_attempt_at) index, and every commit writes each page it
-    touched. Claims, counts and cancelling settle first, so the ledger they read is complete."""
-
-    data_policy = account_data(via="delivery", export=False)
-    delivery = ForeignKeyField(Delivery, primary_key=True, on_delete="CASCADE")
-    sent_at = DateTimeField()
-
-    class Meta:
-        table_name = "sent_mark"
-
-    @classmethod
-    def record(cls, delivery_id):
-        """Mark a delivery sent now (a second mark of the same delivery changes nothing)."""
-        insert_ignoring_duplicates(cls, delivery=delivery_id, sent_at=utcnow())
-
-    @classmethod
-    def settle(cls):
-        """Move every mark into its ledger row (status sent, one more attempt, released), in one transaction."""
-        marked = cls.select(cls.delivery)
-        if not marked.exists():  # a read: no write lock when there is nothing to settle
-            return
-        with cls._meta.database.atomic():
-            Delivery.update(status="sent", sent_at=cls.select(cls.sent_at).where(cls.delivery == Delivery.id),
-                            attempts=Delivery.attempts + 1, claim=None, lease_until=None).where(
-                Delivery.id.in_(marked)).execute()
-            # Only marks now settled go: one added meanwhile (PostgreSQL lets other lanes write) stays.
-            cls.delete().where(cls.delivery.in_(
-                Delivery.select(Delivery.id).where(Delivery.id.in_(marked) & (Delivery.status == "sent")))).execute()
 
 class Link(BaseModel):
     """A link of a campaign's content; click tracking redirects only to these."""
