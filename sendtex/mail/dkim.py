@@ -72,6 +72,8 @@ def canonical_body(body):
         body = _SPACES.sub(b" ", body)
     if b" \r\n" in body:
         body = body.replace(b" \r\n", b"\r\n")
+    if not body.endswith(b"\r\n\r\n"):  # one line end already: nothing to cut, nothing to copy
+        return body if body != b"\r\n" else b""
     end = len(body)
     while body.endswith(b"\r\n", 0, end):
         end -= 2
@@ -101,6 +103,7 @@ class DkimSigner:
         self._wanted_set = frozenset(self._wanted)
         self._padding, self._hash = padding.PKCS1v15(), hashes.SHA256()
         self._folded_h = {}  # h= text by the tuple of signed names: one campaign repeats a handful
+        self._canonical = {}  # canonical form by (name, value) of header fields seen
 
     def sign(self, message):
         """The message (CRLF bytes) with a DKIM-Signature header field in front."""
@@ -109,11 +112,16 @@ class DkimSigner:
             message = _LINE_END.sub(b"\r\n", message)  # as an SMTP relay would put bare LFs on the wire
         header_block, body = split_message(message)
         body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest())
-        found = {}
-        for match in _HEADER_FIELD.finditer(header_block):
-            name = match.group(1).lower()
+        found, known = {}, self._canonical
+        for name, value in _HEADER_FIELD.findall(header_block):
+            name = name.lower()
             if name in self._wanted_set:
-                found.setdefault(name, []).append(canonical_header(name, match.group(2)))
+                canonical = known.get((name, value))
+                if canonical is None:
+                    canonical = canonical_header(name, value)
+                    if len(known) < 1000:  # most of a campaign's header fields are the same in every message
+                        known[(name, value)] = canonical
+                found.setdefault(name, []).append(canonical)
         signed_names, hashed = [], []
         for name in self._wanted:
             instances = found.get(name)
@@ -125,7 +133,7 @@ class DkimSigner:
         field = self._signature_field(tuple(signed_names), body_hash)
         hashed.append(canonical_header(b"dkim-signature", field[len(b"DKIM-Signature:"):])[:-2])
         signature = base64.b64encode(self._key.sign(b"".join(hashed), self._padding, self._hash))
-        return field + _fold_base64(signature, _last_line_length(field)) + b"\r\n" + message
+        return b"".join((field, _fold_base64(signature, _last_line_length(field)), b"\r\n", message))
 
     def _signature_field(self, signed_names, body_hash):
         """The DKIM-Signature field up to its empty b= tag, folded at MAX_LINE."""
