@@ -2,6 +2,7 @@
 SMTP server; killed with SIGKILL mid-campaign and restarted, it completes: nobody skipped, duplicates
 bounded by the messages in flight at the kill (one a lane)."""
 import collections
+import os
 
 import pytest
 
@@ -73,3 +74,4 @@ def test_campaign_completes_after_the_worker_is_killed(tmp_path, slow_relay):
         print([(d.contact.email, d.attempts, d.error, d.sent_at) for d in Delivery.select() if d.contact.email in twice])
         print((tmp_path / "worker.log").read_text()[-5000:])
     assert duplicates <= LANES, f"{duplicates} duplicates: more than the messages in flight at the kill (one a lane)"
+    assert os.listdir(os.path.join(app.instance_path, "sent-marks")) == []  # the killed lanes' marks were settled

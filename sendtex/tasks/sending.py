@@ -122,9 +122,11 @@ class Sender:
                     return
                 self._recount_now_and_then()
         finally:
-            self._record(self.relays.close())
-            if self.marks.close():  # marks settled after a pause or cancel recounted the ledger
-                self.campaign.recount()
+            try:
+                self._record(self.relays.close())
+            finally:  # always: a lane that keeps its file locked keeps its marks from every other lane
+                if self.marks.close():  # marks settled after a pause or cancel recounted the ledger
+                    self.campaign.recount()
 
     def _send(self, batch):
         """Send a claimed batch; False when this lane must stop (paused, or no relay can be reached)."""
@@ -193,6 +195,7 @@ class Sender:
 
     def _claim(self):
         """[(Claimed, Recipient or None)] of the next free rows, taken for this lane in one UPDATE."""
+        self.marks.settle()
         sentmarks.settle_abandoned()  # rows a dead lane had sent are marked, not yet "sent": never take them again
         claim, now = secrets.token_hex(8), utcnow()
         self._claim_id, self._renew_at = claim, time.monotonic() + self.lease.total_seconds() / 3
