@@ -105,7 +105,7 @@ class DkimSigner:
         self._wanted = tuple(name.lower().encode() for name in headers)
         self._wanted_set = frozenset(self._wanted)
         self._padding, self._hash = padding.PKCS1v15(), hashes.SHA256()
-        self._folded_h = {}  # h= text by the tuple of signed names: one campaign repeats a handful
+        self._layouts = {}  # see _signature_layout(): one campaign repeats a handful
         self._canonical = {}  # canonical form by (name, value) of header fields seen
 
     def sign(self, message):
@@ -133,18 +133,30 @@ class DkimSigner:
                 # field, so a header of this name added on the way breaks the signature.
                 signed_names.extend([name] * (len(instances) + 1))
                 hashed.extend(reversed(instances))
-        field = self._signature_field(tuple(signed_names), body_hash)
-        hashed.append(canonical_header(b"dkim-signature", field[len(b"DKIM-Signature:"):])[:-2])
+        stamp = b"%d" % time.time()
+        field, canonical, column = self._signature_layout(tuple(signed_names), len(stamp), len(body_hash))
+        hashed.append(canonical % (stamp, body_hash))
         signature = base64.b64encode(self._key.sign(b"".join(hashed), self._padding, self._hash))
-        return b"".join((field, _fold_base64(signature, _last_line_length(field)), b"\r\n", message))
+        return b"".join((field % (stamp, body_hash), _fold_base64(signature, column), b"\r\n", message))
 
-    def _signature_field(self, signed_names, body_hash):
+    def _signature_layout(self, signed_names, stamp_length, hash_length):
+        """(field, its canonical form, the column where b= ends) with %b for the t= and bh= values: the
+        folding depends only on the signed names and those values' lengths, so it is worked out once."""
+        key = (signed_names, stamp_length, hash_length)
+        layout = self._layouts.get(key)
+        if layout is None:
+            # Stand-ins of the real lengths that canonicalisation keeps as they are (no spaces, no %).
+            stamp, body_hash = b"\x01" * stamp_length, b"\x02" * hash_length
+            field = self._signature_field(signed_names, stamp, body_hash)
+            canonical = canonical_header(b"dkim-signature", field[len(b"DKIM-Signature:"):])[:-2]
+            layout = self._layouts[key] = (_with_slots(field, stamp, body_hash),
+                                           _with_slots(canonical, stamp, body_hash), _last_line_length(field))
+        return layout
+
+    def _signature_field(self, signed_names, stamp, body_hash):
         """The DKIM-Signature field up to its empty b= tag, folded at MAX_LINE."""
-        folded_h = self._folded_h.get(signed_names)
-        if folded_h is None:
-            folded_h = self._folded_h[signed_names] = _fold_list(b"h=", signed_names)
         tags = [b"v=1;", b"a=rsa-sha256;", b"c=relaxed/relaxed;", b"d=" + self.domain.encode() + b";",
-                b"s=" + self.selector.encode() + b";", b"t=%d;" % time.time(), folded_h + b";",
+                b"s=" + self.selector.encode() + b";", b"t=" + stamp + b";", _fold_list(b"h=", signed_names) + b";",
                 b"bh=" + body_hash + b";", b"b="]
         lines, line = [], b"DKIM-Signature:"
         for tag in tags:
@@ -157,6 +169,11 @@ class DkimSigner:
                 done, line = line.rsplit(b"\r\n", 1)
                 lines.append(done)
         return b"\r\n".join(lines + [line])
+
+
+def _with_slots(text, stamp, body_hash):
+    """text with its stand-ins for the t= and bh= values made %b slots (and any other % doubled)."""
+    return text.replace(b"%", b"%%").replace(stamp, b"%b", 1).replace(body_hash, b"%b", 1)
 
 
 def _fold_list(prefix, names):
