@@ -288,6 +288,7 @@ def test_a_message_link_cannot_download_or_erase_but_mails_a_fresh_link(app, sho
     response = page_post(client, url, {}, "/link")
     assert response.status_code == 200 and "We mailed you a link" in response.get_data(as_text=True)
     [link] = outbox_links(app, "ann@example.com")
+    assert OutboxMessage.select().where(OutboxMessage.kind == "preference-link").count() == 1
     fresh = client.get(link).get_data(as_text=True)
     assert "Download my data" in fresh and "Erase my data" in fresh
     for _ in range(2):

@@ -208,6 +208,7 @@ def test_double_opt_in_confirms_only_by_the_button(app, client, account):
 
     (recipient, subject, body), = mails(app)
     assert recipient == "bob@example.com" and "Acme" in subject and "- News" in body and "7 days" in body
+    assert [entry.kind for entry in OutboxMessage.select()] == ["signup-confirmation"]
     path = confirmation_path(body)
     page = client.get(path)  # what a link scanner does
     assert page.status_code == 200 and "Yes, subscribe me" in text(page)

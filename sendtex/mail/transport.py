@@ -411,16 +411,12 @@ def take_connection_slot(directory, relay_uid, max_connections):
 
 
 class OutboxSession:
-    """Delivers campaign messages into the local outbox when no relay is configured."""
+    """Delivers an account's mail (campaigns, test sends, mail to subscribers) into the local outbox when no
+    relay is configured."""
 
-    def __init__(self, account_id):
-        self.account_id = account_id
+    def __init__(self, account_id, kind="campaign"):
+        self.account_id, self.kind = account_id, kind
         self.box = outbox()
-        self._outcomes = []
-
-    def send(self, envelope_from, recipient, message_bytes):
-        """Store the message and index it for the Outbox page."""
-        self.submit(envelope_from, recipient, message_bytes)
         self._outcomes = []
 
     def submit(self, envelope_from, recipient, message_bytes, ticket=None):
@@ -428,7 +424,7 @@ class OutboxSession:
         key = self.box.add(message_bytes)
         subject = message_from_bytes(message_bytes[:4096], policy=policy.default).get("Subject", "")
         OutboxMessage.create(account=self.account_id, maildir_key=key, recipient=recipient,
-                             subject=str(subject)[:400], kind="campaign")
+                             subject=str(subject)[:400], kind=self.kind)
         self._outcomes.append((ticket, None))
 
     def collect(self):

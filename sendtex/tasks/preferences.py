@@ -1,7 +1,6 @@
 """Preference-centre links mailed on request, through the transport of the account that holds the address."""
 import logging
 from email import policy
-from email.utils import parseaddr
 
 from flask import current_app
 from flask_babel import force_locale
@@ -14,7 +13,7 @@ from sendtex.preferences.subscriber import fresh_link
 from sendtex.queue import huey
 from sendtex.tasks.accounts import MAIL_RETRIES, MAIL_RETRY_DELAY
 from sendtex.tasks.context import app_task
-from sendtex.tasks.sending import ascii_address, transport_for
+from sendtex.tasks.sending import NoUsableRelay, mail_subscriber
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +37,8 @@ def mail_preference_link(contact_id, language):
         return
     account = contact.account
     address = audience.read_values(contact, audience.FieldSet(account.id))[0].get("email")
-    session, _limiter = transport_for(account)
-    if not address or session is None:
-        log.warning("no preference link for contact %s: no readable address or no relay it may use", contact_id)
+    if not address:
+        log.warning("no preference link for contact %s: the address cannot be read", contact_id)
         return
     with force_locale(language):
         text = _("Someone, hopefully you, asked for a link to the e-mail preferences of this address at "
@@ -50,13 +48,12 @@ def mail_preference_link(contact_id, language):
                  link=fresh_link(contact))
         subject = _("Your e-mail preferences at %(sender)s", sender=account.name)
     message = build_system_message(address, subject, text, account_id=account.id)
-    try:
-        session.send(parseaddr(current_app.config["MAIL_FROM"])[1], ascii_address(address),
-                     message.as_bytes(policy=policy.SMTP))
+    try:  # a TemporaryFailure propagates: Huey tries again later
+        mail_subscriber(account, address, message.as_bytes(policy=policy.SMTP), kind="preference-link")
     except UnicodeError:
         log.warning("no preference link for contact %s: the address needs SMTPUTF8", contact_id)
+    except NoUsableRelay:
+        log.warning("no preference link for contact %s: no relay the account may use", contact_id)
     except PermanentFailure:
         # Not the relay's text: it may quote the address, which may be an encrypted field's value.
         log.warning("the relay refused the preference link for contact %s", contact_id)
-    finally:  # a TemporaryFailure propagates: Huey tries again later
-        session.close()

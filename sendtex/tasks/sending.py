@@ -16,6 +16,7 @@ import math
 import os
 import secrets
 import time
+from email.utils import parseaddr
 
 from flask import current_app
 from peewee import JOIN
@@ -26,8 +27,8 @@ from sendtex.db import db, update_by_id
 from sendtex.domains import ascii_domain, signer_for
 from sendtex.mail import render
 from sendtex.mail.message import MessageTemplate
-from sendtex.mail.transport import (DeliveryError, OutboxSession, RateLimiter, RelayUnavailable, SmtpSession,
-                                    TemporaryFailure, send_and_wait, take_connection_slot)
+from sendtex.mail.transport import (DeliveryError, OutboxSession, PermanentFailure, RateLimiter, RelayUnavailable,
+                                    SmtpSession, TemporaryFailure, send_and_wait, take_connection_slot)
 from sendtex.bounces.parse import without_addresses
 from sendtex.models.accounts import Account
 from sendtex.models.base import utcnow
@@ -359,8 +360,8 @@ class RelayPool:
     send. A relay that cannot be reached is cooled down for every worker and the message goes to the next
     relay at once. A lane takes at most its share of the relays' connections, so every lane gets some."""
 
-    def __init__(self, account, lane=0, lanes=1):
-        self.account, self.turn, self.lanes = account, lane, lanes
+    def __init__(self, account, lane=0, lanes=1, kind="campaign"):
+        self.account, self.turn, self.lanes, self.kind = account, lane, lanes, kind
         self.outbox = sending.uses_outbox(account)
         self.routes = {}  # relay id (0: the outbox) -> Route
         self.no_relay = False
@@ -371,7 +372,7 @@ class RelayPool:
         """Follow the relays as configured now: drop those disabled, changed or cooling down, connect to the
         others (as slots allow); returns the outcomes of messages in flight on dropped connections."""
         if self.outbox:
-            self.routes = self.routes or {0: Route(None, OutboxSession(self.account.id))}
+            self.routes = self.routes or {0: Route(None, OutboxSession(self.account.id, self.kind))}
             self._order = list(self.routes.values())
             return []
         relays = sending.relays_for(self.account)
@@ -512,9 +513,9 @@ def send_test(campaign_id, addresses, contact_id=None):
     contact = Contact.for_account(campaign.account_id).where(Contact.id == contact_id).first() if contact_id else None
     values = audience.read_values(contact, fields)[0] if contact else {}
     subject, html, text = compiled.render(values)
-    relays, _limiter = transport_for(campaign.account)
-    if relays is None:
-        return {address: "no relay this account may use is configured" for address in addresses}
+    relays = RelayPool(campaign.account, kind="test")
+    if relays.no_relay:
+        return {address: str(NO_RELAY) for address in addresses}
     template, signer, problems = _message_template(campaign), _signer_for(campaign), {}
     try:
         for address in addresses[:5]:
@@ -542,9 +543,23 @@ def _envelope_from(campaign):
     return current_app.config["SEND_ENVELOPE_FROM"] or campaign.from_email
 
 
-def transport_for(account):
-    """(relays, None) to send the account's mail through: a RelayPool with send() and close() over the
-    relays it may use, or the outbox on a fresh install; (None, None) when it may use no relay (EU-only
-    without an EU relay: never a fallback). The pool applies the relays' rate limits itself."""
-    relays = RelayPool(account)
-    return (None, None) if relays.no_relay else (relays, None)
+class NoUsableRelay(PermanentFailure):
+    """The account may use no relay (EU-only sending without an EU relay): nothing was sent."""
+
+
+NO_RELAY = NoUsableRelay("no relay this account may use is configured")
+
+
+def mail_subscriber(account, address, message_bytes, kind):
+    """Send one mail to a subscriber of the account (a confirmation, a preference link) through the
+    account's campaign relays, EU-only honoured, or the outbox, from MAIL_FROM, and wait for the relay.
+
+    Raises NoUsableRelay, the relay's TemporaryFailure or PermanentFailure, or UnicodeError for an
+    address that needs SMTPUTF8."""
+    relays = RelayPool(account, kind=kind)
+    if relays.no_relay:
+        raise NO_RELAY
+    try:
+        relays.send(parseaddr(current_app.config["MAIL_FROM"])[1], ascii_address(address), message_bytes)
+    finally:
+        relays.close()

@@ -7,13 +7,13 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 
 from sendtex import audience, retention
-from sendtex.mail.transport import PermanentFailure, TemporaryFailure, build_system_message
+from sendtex.mail.transport import PermanentFailure, build_system_message
 from sendtex.models.base import utcnow
 from sendtex.models.subscribe import Signup
 from sendtex.queue import huey
 from sendtex.subscribe.signup import confirmation_token, expire_unconfirmed, pending_lists
 from sendtex.tasks.context import app_task
-from sendtex.tasks.sending import ascii_address, transport_for
+from sendtex.tasks.sending import mail_subscriber
 from sendtex.web import external_url
 
 log = logging.getLogger(__name__)
@@ -30,19 +30,12 @@ def mail_signup_confirmation(signup_id):
         return
     account = signup.contact.account
     address = audience.read_values(signup.contact, audience.FieldSet(account.id))[0].get("email")
-    session, _limiter = transport_for(account)
-    if session is None or not address:
-        return _failed(signup, "no relay this account may use is configured" if address else
-                       "the e-mail address cannot be decrypted")
-    try:
-        session.send(parseaddr(current_app.config["MAIL_FROM"])[1], ascii_address(address),
-                     _confirmation_message(signup, account, address))
-    except TemporaryFailure:
-        raise  # Huey tries again later
+    if not address:
+        return _failed(signup, "the e-mail address cannot be decrypted")
+    try:  # a TemporaryFailure propagates: Huey tries again later
+        mail_subscriber(account, address, _confirmation_message(signup, account, address), kind="signup-confirmation")
     except (PermanentFailure, UnicodeError) as exc:
         return _failed(signup, str(exc) or "the address needs SMTPUTF8, which is not supported")
-    finally:
-        session.close()
     Signup.update(mailed_at=utcnow(), mail_error="").where(Signup.id == signup.id).execute()
 
 
