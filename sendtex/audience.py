@@ -18,7 +18,7 @@ from sendtex.crypto import BlindIndex, DecryptionError, FieldCipher, associated_
 from sendtex.db import db
 from sendtex.models.accounts import Account
 from sendtex.models.base import utcnow
-from sendtex.models.contacts import BUILTIN_KEYS, Contact, Field, Subscription
+from sendtex.models.contacts import BUILTIN_KEYS, Contact, Field, Subscription, Suppression
 from sendtex.validation import Invalid, normalise_email
 
 PLAIN_COLUMNS = ("email", "first_name", "last_name")
@@ -242,6 +242,14 @@ class DuplicateContact(Exception):
     """The account already has a contact with this e-mail address."""
 
 
+class SuppressedAddress(Exception):
+    """The address's subscriber asked to be erased from the account: only they can add it again."""
+
+
+SUPPRESSED = _l("The person with this address asked to have their data erased: this account cannot add "
+                "it again (they can sign up again themselves).")
+
+
 def find_by_email(account_id, email):
     """The account's contact with this address (encrypted or not), or None."""
     try:
@@ -272,10 +280,15 @@ def contacts_everywhere(email):
     return found
 
 
-def create_contact(fields, values, list_ids=(), subscription_status="subscribed", status="active"):
-    """Create a contact from typed values and subscribe it; DuplicateContact if the address exists."""
+def create_contact(fields, values, list_ids=(), subscription_status="subscribed", status="active",
+                   by_subscriber=False):
+    """Create a contact from typed values and subscribe it; DuplicateContact if the address exists,
+    SuppressedAddress if its subscriber asked to be erased, unless the subscriber is signing up again
+    themselves (by_subscriber; their confirmation lifts the suppression)."""
     contact = Contact(account=fields.account_id, status=status)
     write_values(contact, values, fields)
+    if not by_subscriber and Suppression.among(fields.account_id, [contact.email_digest]):
+        raise SuppressedAddress(values.get("email"))
     try:
         with db.atomic():
             contact.save(force_insert=True)
@@ -286,8 +299,12 @@ def create_contact(fields, values, list_ids=(), subscription_status="subscribed"
 
 
 def update_contact(contact, fields, values):
-    """Store changed typed values; DuplicateContact if the new address belongs to another contact."""
+    """Store changed typed values; DuplicateContact if the new address belongs to another contact,
+    SuppressedAddress if its subscriber asked to be erased."""
+    digest = contact.email_digest
     write_values(contact, values, fields)
+    if contact.email_digest != digest and Suppression.among(fields.account_id, [contact.email_digest]):
+        raise SuppressedAddress(values.get("email"))
     contact.updated_at = utcnow()
     try:
         with db.atomic():

@@ -12,7 +12,7 @@ from sendtex.api.contacts import FIELD_VALUES, LIST_IDS, MEMBERSHIPS, own_list_i
 from sendtex.api.errors import ApiError, invalid
 from sendtex.api.spec import ID, component, obj, operation
 from sendtex.db import db
-from sendtex.models.contacts import Contact, contact_ids_by_digest
+from sendtex.models.contacts import Contact, Suppression, contact_ids_by_digest
 from sendtex.models.base import utcnow
 from sendtex.tasks.imports import add_memberships, insert_contacts
 from sendtex.validation import Invalid
@@ -68,6 +68,7 @@ def _validated(fields, items):
         except Invalid:
             digests.append(None)  # reported with the row's other problems below
     known = set(contact_ids_by_digest(account, list(set(digests) - {None})))
+    suppressed = Suppression.among(account, list(set(digests) - known - {None}))
     rows, errors, first_row = [], [], {}
     for index, (raw, digest) in enumerate(zip(raws, digests)):
         unknown = [key for key in raw if key not in by_key]
@@ -79,7 +80,9 @@ def _validated(fields, items):
             errors += [(f"{where}.{key}", message) for key, message in problems.items()]
         if digest is None:
             continue
-        if digest in first_row:
+        if digest in suppressed:
+            errors.append((f"contacts[{index}].fields.email", str(audience.SUPPRESSED)))
+        elif digest in first_row:
             errors.append((f"contacts[{index}].fields.email",
                            _("This address is also in contacts[%(n)d].", n=first_row[digest])))
         else:

@@ -109,6 +109,8 @@ def _store(contact, fields, values, status=None):
     except audience.DuplicateContact:
         raise ApiError(409, details=[("fields.email", _("Another contact already has this e-mail address."))]) \
             from None
+    except audience.SuppressedAddress:
+        raise ApiError(409, details=[("fields.email", str(audience.SUPPRESSED))]) from None
     except audience.UndecryptableValue as exc:
         label = audience.field_label(fields.by_key[exc.key])
         raise ApiError(409, details=[(f"fields.{exc.key}", _(
@@ -172,6 +174,8 @@ def create_contact(body):
                                           body.get("status", "active"))
     except audience.DuplicateContact:
         raise ApiError(409, details=[("fields.email", _("This address is already a contact."))]) from None
+    except audience.SuppressedAddress:
+        raise ApiError(409, details=[("fields.email", str(audience.SUPPRESSED))]) from None
     return one_contact(contact, fields), 201
 
 

@@ -138,6 +138,9 @@ def _save_contact(contact, fields, form):
     except audience.DuplicateContact:
         form.errors["email"] = _("Another contact already has this e-mail address.")
         return False
+    except audience.SuppressedAddress:
+        form.errors["email"] = str(audience.SUPPRESSED)
+        return False
     return True
 
 
@@ -159,6 +162,8 @@ def add_contact():
                 contact = audience.create_contact(fields, form.values, list_ids, membership)
             except audience.DuplicateContact:
                 form.errors["email"] = _("This address is already a contact.")
+            except audience.SuppressedAddress:
+                form.errors["email"] = str(audience.SUPPRESSED)
             else:
                 flash(_("The contact is added."), "success")
                 return redirect_to(url_for("lists.contact_detail", contact_id=contact.id))

@@ -4,7 +4,7 @@ from sendtex.models.api import ApiKey, IdempotencyRecord
 from sendtex.models.audit import AuditEntry
 from sendtex.models.bounces import Bounce, MailboxCursor
 from sendtex.models.campaigns import Campaign, Delivery, Event, Layout, Link, SendingDomain
-from sendtex.models.contacts import Contact, Field, MailingList, Segment, Subscription
+from sendtex.models.contacts import Contact, Field, MailingList, Segment, Subscription, Suppression
 from sendtex.models.imports import Import, ImportRejection
 from sendtex.models.jobs import Job
 from sendtex.models.mail import OutboxMessage
@@ -20,7 +20,7 @@ from sendtex.models.website import ContactMessage, JobApplication, JobPosition
 
 MODELS = [
     Account, User, Invitation, RateHit, OutboxMessage, ConsentRecord,
-    MailingList, Field, Contact, Subscription, Segment, Job, Import, ImportRejection,
+    MailingList, Field, Contact, Subscription, Suppression, Segment, Job, Import, ImportRejection,
     Layout, SendingDomain, Campaign, Delivery, Link, Event, Relay, AuditEntry, DeletionRecord, AccountExport,
     RetentionRun, DataRequest,
     PageHit, PageCount,

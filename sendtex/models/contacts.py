@@ -126,14 +126,49 @@ class Contact(AccountOwned):
         )
 
 
+class Suppression(BaseModel):
+    """An address the account may not add again: its subscriber asked to be erased. Only the address's keyed
+    digest is kept (the blind index contacts use), so nothing here can be read back into an address; the
+    subscriber signing up again lifts it."""
+
+    data_policy = account_data(hidden=("email_digest",))
+    account = ForeignKeyField(Account, on_delete="CASCADE", index=False)  # the unique index leads with it
+    email_digest = CharField(max_length=32)
+    reason = CharField(max_length=20, default="erased")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "email_digest"), True),)
+
+    @classmethod
+    def add(cls, account_id, digest, reason="erased"):
+        """Keep the account from adding this address again."""
+        cls.insert(account=account_id, email_digest=digest, reason=reason).on_conflict_ignore().execute()
+
+    @classmethod
+    def among(cls, account_id, digests):
+        """The digests among these that the account may not add."""
+        return set(_by_digest("suppression", account_id, digests))
+
+    @classmethod
+    def lift(cls, account_id, digest):
+        """The subscriber came back by themselves: the account may hold the address again."""
+        cls.delete().where((cls.account == account_id) & (cls.email_digest == digest)).execute()
+
+
 def contact_ids_by_digest(account_id, digests):
     """{digest: contact id} for the account's contacts among these digests."""
+    return _by_digest("contact", account_id, digests)
+
+
+def _by_digest(table, account_id, digests):
+    """{digest: id} of the table's rows of the account among these address digests."""
     # Raw, parameterised SQL: Peewee renders a large IN list node by node, measured at a tenth of an import.
     found, param = {}, db.obj.param
     for start in range(0, len(digests), 900):
         part = digests[start:start + 900]
         cursor = db.execute_sql(
-            f"SELECT email_digest, id FROM contact WHERE account_id = {param} "
+            f"SELECT email_digest, id FROM {table} WHERE account_id = {param} "
             f"AND email_digest IN ({', '.join([param] * len(part))})", [account_id, *part])
         found.update(cursor.fetchall())
     return found

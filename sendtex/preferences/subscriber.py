@@ -16,7 +16,7 @@ from sendtex.mail.links import PREFERENCES, read_token
 from sendtex.mail.transport import outbox
 from sendtex.models.base import utcnow
 from sendtex.models.campaigns import Campaign, Delivery, Event, Link
-from sendtex.models.contacts import Contact, MailingList, Subscription
+from sendtex.models.contacts import Contact, MailingList, Subscription, Suppression
 from sendtex.models.mail import OutboxMessage
 from sendtex.models.subscribe import ConsentProof
 from sendtex.tokens import TokenError, sign, unsign
@@ -192,7 +192,8 @@ class Subscriber:
                  "events": events.get(row.id, [])} for row in deliveries]
 
     def erase(self):
-        """Delete the contact and everything tied to it in its account; what stays (events, the ledger) is anonymous."""
+        """Delete the contact and everything tied to it in its account; what stays (events, the ledger) is
+        anonymous, and the address's keyed digest keeps the account from adding it again (a Suppression)."""
         contact = self.contact
         address = audience.read_values(contact, audience.FieldSet(self.account_id))[0].get("email")
         with db.atomic():
@@ -200,6 +201,7 @@ class Subscriber:
             Delivery.update(error="").where(Delivery.contact == contact.id).execute()
             # Subscriptions (and consent records) go with the contact; the ledger's rows lose their link to it.
             Contact.delete().where((Contact.id == contact.id) & (Contact.account == self.account_id)).execute()
+            Suppression.add(self.account_id, contact.email_digest)
         if address:
             _discard_outbox_copies(self.account_id, address)
         self.contact = None

@@ -14,7 +14,7 @@ from sendtex.anon import anonymise_ip
 from sendtex.crypto import keyed_digest
 from sendtex.db import db
 from sendtex.models.base import utcnow
-from sendtex.models.contacts import Contact, MailingList, Subscription
+from sendtex.models.contacts import Contact, MailingList, Subscription, Suppression
 from sendtex.models.ratelimit import RateHit, minutes
 from sendtex.models.subscribe import PAGE_URL_MAX, USER_AGENT_MAX, ConsentProof, Signup
 from sendtex.tokens import TokenError, sign, unsign
@@ -114,6 +114,8 @@ def sign_up(signup_form, field_set, values, lists, visitor):
         # A signup with nothing to confirm (single opt-in, or subscribed already) is complete at once.
         signup = Signup.create(contact=contact, form=signup_form, pending=pending, created_contact=created,
                                language=visitor.language, confirmed_at=None if pending else utcnow())
+        if not pending:  # they asked for it themselves: the account may hold the address again
+            Suppression.lift(contact.account_id, contact.email_digest)
         record_proof("signup", signup, visitor, lists, signup_form.name, signup_form.consent_text,
                      signup_form.consent_version)
     return signup
@@ -125,7 +127,7 @@ def _contact_for(field_set, values):
     if contact is not None:
         return contact, False
     try:
-        return audience.create_contact(field_set, values), True
+        return audience.create_contact(field_set, values, by_subscriber=True), True
     except audience.DuplicateContact:  # the same address signed up at the same moment
         return audience.find_by_email(field_set.account_id, values["email"]), False
 
@@ -224,6 +226,7 @@ def confirm(signup, visitor):
             return False
         lists = pending_lists(signup)
         _mark_subscribed(signup.contact_id, [lst.id for lst in lists], now)
+        Suppression.lift(signup.contact.account_id, signup.contact.email_digest)
         Contact.update(status="active", updated_at=now).where(
             (Contact.id == signup.contact_id) & (Contact.status == "unsubscribed")).execute()
         # Confirming confirms the consent given at signup: the proof quotes that text, even if it changed since.

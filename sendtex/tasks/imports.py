@@ -15,7 +15,7 @@ from sendtex.csvimport import ATTRIBUTES_JSON, FULL_NAME, CsvProblem, read_rows,
 from sendtex.db import bulk_insert, db
 from sendtex.models.accounts import Account
 from sendtex.models.base import utcnow
-from sendtex.models.contacts import Contact, MailingList, Subscription, contact_ids_by_digest, new_uid
+from sendtex.models.contacts import Contact, MailingList, Subscription, Suppression, contact_ids_by_digest, new_uid
 from sendtex.models.imports import Import, ImportRejection
 from sendtex.queue import huey
 from sendtex.tasks.context import app_task
@@ -143,7 +143,7 @@ class ChunkWriter:
         with db.atomic():
             self._check_lists_exist()
             existing = self._existing([digest for _line, digest, _values in rows])
-            new_rows = [row for row in rows if row[1] not in existing]
+            new_rows = self._not_suppressed([row for row in rows if row[1] not in existing])
             if self.job.mode == "update":
                 for line, _digest, _values in new_rows:
                     self._reject(line, self.email_column, _("No contact has this address (update mode adds no one)."))
@@ -164,6 +164,13 @@ class ChunkWriter:
         if not ids:
             return {}
         return {contact.email_digest: contact for contact in Contact.select().where(Contact.id.in_(list(ids.values())))}
+
+    def _not_suppressed(self, rows):
+        """The rows whose address the account may add; the others are refused with the reason."""
+        suppressed = Suppression.among(self.fields.account_id, [digest for _line, digest, _values in rows])
+        for line, _digest, _values in (row for row in rows if row[1] in suppressed):
+            self._reject(line, self.email_column, str(audience.SUPPRESSED))
+        return [row for row in rows if row[1] not in suppressed] if suppressed else rows
 
     def _check_lists_exist(self):
         found = MailingList.for_account(self.fields.account_id).where(MailingList.id.in_(self.job.list_ids)).count()
