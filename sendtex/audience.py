@@ -317,12 +317,17 @@ def update_contact(contact, fields, values):
 def set_memberships(contact_ids, list_ids, status):
     """Put contacts on lists with a status (or change the status of existing memberships)."""
     now = utcnow()
-    rows = [dict(contact=contact_id, mailing_list=list_id, status=status, created_at=now, updated_at=now,
-                 confirmed_at=now if status == "subscribed" else None,
-                 unsubscribed_at=now if status == "unsubscribed" else None)
+    dates = {"confirmed_at": now if status == "subscribed" else None,
+             "unsubscribed_at": now if status == "unsubscribed" else None}
+    rows = [dict(contact=contact_id, mailing_list=list_id, status=status, created_at=now, updated_at=now, **dates)
             for contact_id in contact_ids for list_id in list_ids]
+    # An existing membership keeps its dates but for the change made now (statistics count by these dates).
+    changed = {Subscription.status: status, Subscription.updated_at: now}
+    if status == "subscribed":
+        changed.update({Subscription.confirmed_at: now, Subscription.unsubscribed_at: None})
+    elif status == "unsubscribed":
+        changed[Subscription.unsubscribed_at] = now
     for start in range(0, len(rows), 500):
         (Subscription.insert_many(rows[start:start + 500])
-         .on_conflict(conflict_target=[Subscription.contact, Subscription.mailing_list],
-                      update={Subscription.status: status, Subscription.updated_at: now})
+         .on_conflict(conflict_target=[Subscription.contact, Subscription.mailing_list], update=changed)
          .execute())

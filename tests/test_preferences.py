@@ -142,6 +142,8 @@ def test_ticking_and_unticking_lists(app, shop):
     assert statuses(shop.contact) == {"News": "unsubscribed", "Deals": "subscribed", "VIP": "subscribed"}
     deals = Subscription.get((Subscription.contact == shop.contact.id) & (Subscription.mailing_list == shop.deals.id))
     assert deals.confirmed_at is not None  # the link proves the address: no second confirmation
+    news = Subscription.get((Subscription.contact == shop.contact.id) & (Subscription.mailing_list == shop.news.id))
+    assert news.unsubscribed_at is not None
     [proof] = ConsentProof.for_contact(shop.contact.id)
     assert proof.event == "preferences" and proof.lists == [{"id": shop.deals.id, "name": "Deals"}]
     assert "Acme Shop" in proof.consent_text and proof.consent_text in response.get_data(as_text=True)
@@ -150,6 +152,10 @@ def test_ticking_and_unticking_lists(app, shop):
     [event] = Event.select().where(Event.kind == "unsubscribe")
     assert (event.campaign_id, event.delivery_id) == (shop.campaign.id, shop.delivery.id)
     assert statuses(shop.other) == {"News": "subscribed", "Hidden": "subscribed"}
+    # Joining again: the membership's dates say so (the statistics count by them).
+    page_post(client, url, {"list": [str(shop.news.id), str(shop.deals.id), str(shop.vip.id)]}, "/lists")
+    news = Subscription.get_by_id(news.id)
+    assert (news.status, news.unsubscribed_at) == ("subscribed", None) and news.confirmed_at is not None
 
 
 def test_lists_that_are_not_offered_cannot_be_joined(app, shop):

@@ -99,9 +99,6 @@ class Subscriber:
                 status = membership.status if membership else None
                 if mailing_list.id in wanted_ids and status != "subscribed":
                     audience.set_memberships([self.contact.id], [mailing_list.id], "subscribed")
-                    Subscription.update(confirmed_at=now, unsubscribed_at=None).where(
-                        (Subscription.contact == self.contact.id) & (Subscription.mailing_list == mailing_list.id)
-                    ).execute()
                     joined.append(mailing_list)
                 elif mailing_list.id not in wanted_ids and status == "subscribed":
                     left += self._leave(now, mailing_list.id)
