@@ -314,6 +314,24 @@ def update_contact(contact, fields, values):
     return contact
 
 
+def end_memberships(contact_ids, list_ids=None, now=None):
+    """Unsubscribe the contacts from these lists (from every list without list_ids); how many memberships
+    changed (those already unsubscribed keep their date)."""
+    now = now or utcnow()
+    query = Subscription.update(status="unsubscribed", updated_at=now, unsubscribed_at=now).where(
+        Subscription.contact.in_(list(contact_ids)) & (Subscription.status != "unsubscribed"))
+    return (query.where(Subscription.mailing_list.in_(list(list_ids))) if list_ids is not None else query).execute()
+
+
+def unsubscribe_everywhere(contact_ids, now=None):
+    """Unsubscribe the contacts from every list and stop all their mail; how many memberships and contacts
+    changed (a bounced, complained or blocklisted contact keeps that stronger status)."""
+    now = now or utcnow()
+    changed = end_memberships(contact_ids, now=now)
+    return changed + Contact.update(status="unsubscribed", updated_at=now).where(
+        Contact.id.in_(list(contact_ids)) & (Contact.status == "active")).execute()
+
+
 def set_memberships(contact_ids, list_ids, status):
     """Put contacts on lists with a status (or change the status of existing memberships)."""
     now = utcnow()

@@ -498,12 +498,15 @@ def test_bulk_with_htmx_reloads_the_table(app, owner_client, account, newsletter
 
 
 def test_bulk_unsubscribe_and_blocklist(app, owner_client, account):
-    active = add(app, account, "active@example.com")
-    bounced = add(app, account, "bounced@example.com")
+    news = MailingList.create(account=account, name="News")
+    active = add(app, account, "active@example.com", [news.id])
+    bounced = add(app, account, "bounced@example.com", [news.id])
     Contact.update(status="bounced").where(Contact.id == bounced.id).execute()
     bulk(owner_client, "unsubscribe", [active.id, bounced.id])
     assert Contact.get_by_id(active.id).status == "unsubscribed"
     assert Contact.get_by_id(bounced.id).status == "bounced"
+    # Off every list too, dated: the list pages and the statistics show it as the preference centre's would.
+    assert {(m.status, m.unsubscribed_at is not None) for m in Subscription.select()} == {("unsubscribed", True)}
     bulk(owner_client, "blocklist", [active.id, bounced.id])
     assert {c.status for c in Contact.select()} == {"blocklisted"}
 

@@ -11,9 +11,7 @@ from sendtex.api.spec import CURSOR_PARAMS, ID, TIMESTAMP, component, nullable, 
 from sendtex.db import db
 from sendtex.lists import filters
 from sendtex.lists.contacts import contact_rows
-from sendtex.models.base import utcnow
-from sendtex.models.contacts import CONTACT_STATUSES, SUBSCRIPTION_STATUSES, Contact, MailingList, Segment, Subscription
-from sendtex.tasks import contacts as bulk_actions
+from sendtex.models.contacts import CONTACT_STATUSES, SUBSCRIPTION_STATUSES, Contact, MailingList, Segment
 from sendtex.tasks.imports import add_memberships
 
 MEMBERSHIPS = ("subscribed", "unconfirmed")
@@ -244,10 +242,7 @@ def unsubscribe_contact(contact_id, body):
     """Unsubscribe a contact from some lists, or (without list_ids) from everything."""
     contact = owned(Contact, contact_id)
     if "list_ids" in body:
-        now = utcnow()
-        Subscription.update(status="unsubscribed", unsubscribed_at=now, updated_at=now).where(
-            (Subscription.contact == contact.id) & Subscription.mailing_list.in_(own_list_ids(body["list_ids"]))
-            & (Subscription.status != "unsubscribed")).execute()
+        audience.end_memberships([contact.id], own_list_ids(body["list_ids"]))
     else:
-        bulk_actions.apply(account_id(), "unsubscribe", [contact.id])
+        audience.unsubscribe_everywhere([contact.id])
     return one_contact(Contact.get_by_id(contact.id))

@@ -14,7 +14,7 @@ from sendtex.db import db
 from sendtex.models.base import utcnow
 from sendtex.models.bounces import Bounce
 from sendtex.models.campaigns import Campaign, Delivery, Event
-from sendtex.models.contacts import Contact, Subscription
+from sendtex.models.contacts import Contact
 from sendtex.validation import Invalid
 
 RECORDED, DUPLICATE, UNMATCHED = "recorded", "duplicate", "unmatched"
@@ -101,8 +101,7 @@ def apply_rules(account, contact_id, kind, now):
     if kind == "complaint":
         Contact.update(status="complained", updated_at=now).where(
             (Contact.id == contact_id) & (Contact.status != "blocklisted")).execute()
-        Subscription.update(status="unsubscribed", updated_at=now, unsubscribed_at=now).where(
-            (Subscription.contact == contact_id) & (Subscription.status != "unsubscribed")).execute()
+        audience.end_memberships([contact_id], now=now)
         return
     if kind == "soft":
         since = now - datetime.timedelta(days=account.soft_bounce_days)

@@ -101,7 +101,7 @@ class Subscriber:
                     audience.set_memberships([self.contact.id], [mailing_list.id], "subscribed")
                     joined.append(mailing_list)
                 elif mailing_list.id not in wanted_ids and status == "subscribed":
-                    left += self._leave(now, mailing_list.id)
+                    left += audience.end_memberships([self.contact.id], [mailing_list.id], now)
             if left:
                 self._record_unsubscribe(now)
             if joined:
@@ -114,11 +114,6 @@ class Subscriber:
                                     lists=[{"id": item.id, "name": item.name} for item in joined])
         return len(joined) + left
 
-    def _leave(self, now, list_id=None):
-        """Unsubscribe from one list (all lists without list_id); returns how many memberships changed."""
-        query = Subscription.update(status="unsubscribed", updated_at=now, unsubscribed_at=now).where(
-            (Subscription.contact == self.contact.id) & (Subscription.status != "unsubscribed"))
-        return (query.where(Subscription.mailing_list == list_id) if list_id else query).execute()
 
     def _record_unsubscribe(self, now):
         # Counted for the campaign whose message led here, as its unsubscribe link would count it: tied to
@@ -136,9 +131,7 @@ class Subscriber:
         """Leave every list and stop all mail of this account; True if anything changed."""
         now = utcnow()
         with db.atomic():
-            changed = self._leave(now)
-            changed += Contact.update(status="unsubscribed", updated_at=now).where(
-                (Contact.id == self.contact.id) & (Contact.status == "active")).execute()
+            changed = audience.unsubscribe_everywhere([self.contact.id], now)
             if changed:
                 self._record_unsubscribe(now)
         return bool(changed)

@@ -8,6 +8,7 @@ from flask import current_app
 from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 
+from sendtex import audience
 from sendtex.db import db
 from sendtex.lists.filters import ContactFilter
 from sendtex.models.base import utcnow
@@ -36,9 +37,7 @@ def apply(account_id, action, contact_ids, list_id=None):
     elif action == "remove":
         Subscription.delete().where(Subscription.contact.in_(ids) & (Subscription.mailing_list == list_id)).execute()
     elif action == "unsubscribe":
-        # Only active contacts: bounced, complained or blocklisted is a stronger reason not to mail them.
-        Contact.update(status="unsubscribed", updated_at=now).where(
-            Contact.id.in_(ids) & (Contact.status == "active")).execute()
+        audience.unsubscribe_everywhere(ids, now)
     elif action == "blocklist":
         Contact.update(status="blocklisted", updated_at=now).where(Contact.id.in_(ids)).execute()
     elif action == "delete":

@@ -208,10 +208,8 @@ class ChunkWriter:
     def _memberships(self, contact_ids):
         if not contact_ids:
             return
-        now = utcnow()
         if self.job.mode == "blocklist":
-            Subscription.update(status="unsubscribed", unsubscribed_at=now, updated_at=now).where(
-                Subscription.contact.in_(contact_ids) & (Subscription.status != "unsubscribed")).execute()
+            audience.end_memberships(contact_ids)
             return
         add_memberships(contact_ids, self.job.list_ids, self.membership)
 

@@ -4,6 +4,7 @@ Opens and clicks are written with hand-written, portable SQL: they are the hotte
 (every recipient's mail client fetches the image), and building a Peewee query costs more than running it.
 An account with individual tracking off gets its events without their delivery: only counts, no contact.
 """
+from sendtex import audience
 from sendtex.db import db
 from sendtex.models.base import utcnow
 from sendtex.models.campaigns import Campaign, Delivery, Event
@@ -87,14 +88,10 @@ class Recipient:
         contact_id = self.contact.id
         with db.atomic():
             lists = self.lists()
-            memberships = Subscription.update(status="unsubscribed", updated_at=now, unsubscribed_at=now).where(
-                (Subscription.contact == contact_id) & (Subscription.status != "unsubscribed"))
             if lists:
-                changed = memberships.where(Subscription.mailing_list.in_([item.id for item in lists])).execute()
+                changed = audience.end_memberships([contact_id], [item.id for item in lists], now)
             else:
-                changed = memberships.execute()
-                changed += Contact.update(status="unsubscribed", updated_at=now).where(
-                    (Contact.id == contact_id) & (Contact.status == "active")).execute()
+                changed = audience.unsubscribe_everywhere([contact_id], now)
             if changed and self.campaign is not None:
                 delivery = None
                 if self.contact.account.individual_tracking:
