@@ -14,6 +14,7 @@ from sendtex.db import checkpoint, db
 from sendtex.mail.transport import outbox
 from sendtex.models import MODELS
 from sendtex.models.accounts import Account
+from sendtex.models.base import iso_utc, utcnow
 from sendtex.models.contacts import Contact, MailingList
 from sendtex.uploads import delete_upload, exports_dir
 
@@ -82,7 +83,9 @@ def export_rows(model, account_id):
 
 
 def _json_value(value):
-    if isinstance(value, (datetime.datetime, datetime.date)):
+    if isinstance(value, datetime.datetime):  # stored as naive UTC: the export says so
+        return iso_utc(value)
+    if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
@@ -101,7 +104,7 @@ def contact_values(account_id):
 def write_export(account_id, out):
     """Write the account's data export as a ZIP to the binary file `out`: JSON per table, a CSV per list."""
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        manifest = {"account_id": account_id, "created_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        manifest = {"account_id": account_id, "created_at": iso_utc(utcnow()),
                     "tables": {}}
         for model in account_models():
             if not model.data_policy.export:

@@ -219,6 +219,8 @@ def test_export_holds_everything_and_round_trips(app, client, full_account):
     assert values[MARKERS["imported_email"]]["passport"] == MARKERS["encrypted_value"]
     users = json.loads(archive.read("user.json"))
     assert users[0]["email"] == MARKERS["owner_email"] and "password_hash" not in users[0]
+    # Every moment says it is UTC, as the manifest's does.
+    assert users[0]["created_at"].endswith("+00:00") and manifest["created_at"].endswith("+00:00")
     list_csv = next(name for name in archive.namelist() if name.startswith("lists/"))
     assert MARKERS["imported_name"] in archive.read(list_csv).decode("utf-8-sig")
     assert export.size > 0 and MARKERS["encrypted_value"].encode() not in _export_file(app, export)

@@ -10,6 +10,11 @@ def utcnow():
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
+def iso_utc(moment):
+    """A stored (naive UTC) moment in ISO 8601 with its offset, to the second, for exports; None stays None."""
+    return moment.replace(tzinfo=datetime.UTC).isoformat(timespec="seconds") if moment else None
+
+
 class AccountOwned(BaseModel):
     """A row that belongs to one account (its `account` field); looked up through for_account()."""
 

@@ -5,7 +5,6 @@ never expires, like the unsubscribe link) and a fresh one mailed on request, val
 Messages get forwarded and archived, so only a fresh link can download or erase the subscriber's data.
 Everything here is scoped by the contact's own account: a link can never reach another account's rows.
 """
-import datetime
 
 from flask import current_app
 from peewee import JOIN, fn
@@ -14,7 +13,7 @@ from sendtex import audience
 from sendtex.db import db
 from sendtex.mail.links import PREFERENCES, read_token
 from sendtex.mail.transport import outbox
-from sendtex.models.base import utcnow
+from sendtex.models.base import iso_utc, utcnow
 from sendtex.models.campaigns import Campaign, Delivery, Event, Link
 from sendtex.models.contacts import Contact, MailingList, Subscription, Suppression
 from sendtex.models.mail import OutboxMessage
@@ -38,10 +37,6 @@ class LinkProblem(Exception):
 def fresh_link(contact):
     """The absolute URL of a new, expiring preference link for the contact."""
     return external_url("preferences.centre", token=sign(FRESH_LINK, {"u": contact.uid}))
-
-
-def _iso(moment):
-    return moment.replace(tzinfo=datetime.UTC).isoformat(timespec="seconds") if moment else None
 
 
 class Subscriber:
@@ -147,15 +142,15 @@ class Subscriber:
         values, errors = audience.read_values(contact, fields)
         lists = {row.id: row.name for row in MailingList.for_account(self.account_id)}
         return {
-            "exported_at": _iso(utcnow()),
+            "exported_at": iso_utc(utcnow()),
             "sender": contact.account.name,
             "profile": values,
             "undecryptable_fields": sorted(errors),
-            "contact": {"status": contact.status, "created_at": _iso(contact.created_at),
-                        "updated_at": _iso(contact.updated_at)},
+            "contact": {"status": contact.status, "created_at": iso_utc(contact.created_at),
+                        "updated_at": iso_utc(contact.updated_at)},
             "subscriptions": [
-                {"list": lists.get(row.mailing_list_id), "status": row.status, "since": _iso(row.created_at),
-                 "confirmed_at": _iso(row.confirmed_at), "unsubscribed_at": _iso(row.unsubscribed_at)}
+                {"list": lists.get(row.mailing_list_id), "status": row.status, "since": iso_utc(row.created_at),
+                 "confirmed_at": iso_utc(row.confirmed_at), "unsubscribed_at": iso_utc(row.unsubscribed_at)}
                 for row in self.memberships().values()],
             "consent_records": self._consent_records(),
             "campaigns": self._received(),
@@ -174,11 +169,11 @@ class Subscriber:
                  .where(Event.delivery.in_([row.id for row in deliveries]) & (Event.account == self.account_id))
                  .order_by(Event.at, Event.id))
         for delivery_id, kind, at, url in query.tuples():
-            event = {"kind": kind, "at": _iso(at)}
+            event = {"kind": kind, "at": iso_utc(at)}
             if kind == "click":
                 event["url"] = url
             events.setdefault(delivery_id, []).append(event)
-        return [{"campaign": row.campaign.name, "status": row.status, "sent_at": _iso(row.sent_at),
+        return [{"campaign": row.campaign.name, "status": row.status, "sent_at": iso_utc(row.sent_at),
                  "events": events.get(row.id, [])} for row in deliveries]
 
     def erase(self):
