@@ -38,7 +38,8 @@ def bulk_upsert(body):
     """Add or change up to 10,000 contacts by e-mail address in one transaction.
 
     When any row is invalid nothing is written, and the 400 lists every bad row's problems
-    (`contacts[3].fields.email`). Values given replace stored ones; null clears one.
+    (`contacts[3].fields.email`), among them addresses whose subscribers asked to be erased (they cannot be
+    added again). Values given replace stored ones; null clears one.
     """
     fields = audience.FieldSet(account_id())
     list_ids = own_list_ids(body.get("list_ids", []))

@@ -161,7 +161,10 @@ def _filter(query, fields):
 @operation("POST", "/contacts", scope="write", tag="Contacts", body=CONTACT_INPUT, responses={201: CONTACT},
            errors=(409,))
 def create_contact(body):
-    """Add a contact (409 if the address is already a contact: use /contacts/upsert to add or change)."""
+    """Add a contact (409 if the address is already a contact: use /contacts/upsert to add or change).
+
+    An address whose subscriber asked to be erased cannot be added again (409): only they can sign up again.
+    """
     fields = audience.FieldSet(account_id())
     values, errors = typed_values(fields, body["fields"], partial=False)
     if errors:
@@ -183,7 +186,7 @@ def upsert_contact(body):
     """Add the contact, or change the one with this e-mail address (201 when added, 200 when changed).
 
     A change writes only the values given; lists are added, and nobody who unsubscribed from one is
-    subscribed again.
+    subscribed again. An address whose subscriber asked to be erased cannot be added again (409).
     """
     fields = audience.FieldSet(account_id())
     if "email" not in body["fields"]:
