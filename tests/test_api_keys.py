@@ -5,6 +5,7 @@ import threading
 
 import requests
 
+from sendtex.db import db
 from sendtex.models.api import SCOPES, ApiKey, IdempotencyRecord
 from sendtex.models.audit import AuditEntry
 from sendtex.models.base import utcnow
@@ -114,6 +115,24 @@ def test_the_rate_limit_is_counted_in_the_database(app, client, owner):
     assert client.get(f"{API}/lists", headers=bearer(other)).status_code == 200
     RateHit.update(at=utcnow() - datetime.timedelta(minutes=2)).where(RateHit.key == str(key.id)).execute()
     assert client.get(f"{API}/lists", headers=bearer(secret)).status_code == 200
+
+
+def test_requests_at_the_same_moment_never_pass_the_limit_together(app):
+    """Counted first, checked after: of eight requests released together exactly three (the limit) get through."""
+    barrier, taken = threading.Barrier(8), []
+
+    def request():
+        with app.app_context(), db.connection_context():
+            barrier.wait()
+            taken.append(RateHit.take("api", "key-1", 3, datetime.timedelta(minutes=1))[0])
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(taken) == 8 and sum(taken) == 3
+    assert RateHit.select().count() == sum(taken)  # a refused request is not counted
 
 
 def test_a_retried_post_with_an_idempotency_key_is_done_once(app, client, owner):

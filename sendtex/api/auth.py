@@ -4,7 +4,6 @@ import math
 
 from flask import current_app, g, request
 from flask_babel import lazy_gettext as _l
-from peewee import fn
 
 from sendtex.api import bp
 from sendtex.api.errors import ApiError, from_exception
@@ -58,23 +57,13 @@ def count_request(key):
     """Count the request against the key's limit: (limit, remaining, seconds to reset); a 429 when used up."""
     limit = current_app.config["API_RATE_LIMIT"]
     window = datetime.timedelta(seconds=current_app.config["API_RATE_WINDOW_SECONDS"])
-    now = utcnow()
     # Counted in the database, so every web process and thread shares one count per key.
-    used, oldest = (RateHit.select(fn.COUNT(RateHit.id), fn.MIN(RateHit.at))
-                    .where((RateHit.bucket == RATE_BUCKET) & (RateHit.key == str(key.id))
-                           & (RateHit.at > now - window)).tuples().get())
-    reset = max(1, math.ceil((_as_datetime(oldest) + window - now).total_seconds())) if used else int(
-        window.total_seconds())
-    if used >= limit:
+    taken, used, oldest = RateHit.take(RATE_BUCKET, str(key.id), limit, window)
+    reset = max(1, math.ceil((oldest + window - utcnow()).total_seconds()))
+    if not taken:
         raise ApiError(429, headers={"Retry-After": str(reset), "RateLimit-Limit": str(limit),
                                      "RateLimit-Remaining": "0", "RateLimit-Reset": str(reset)})
-    RateHit.hit(RATE_BUCKET, str(key.id))
-    return limit, limit - used - 1, reset
-
-
-def _as_datetime(value):
-    # An aggregate comes back as SQLite's text, not through the field's conversion.
-    return value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(value)
+    return limit, limit - used, reset
 
 
 def require_scope(scope):

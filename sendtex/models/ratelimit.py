@@ -2,7 +2,7 @@
 import datetime
 import math
 
-from peewee import CharField, DateTimeField
+from peewee import CharField, DateTimeField, fn
 
 from sendtex.db import BaseModel
 from sendtex.models.base import not_account_data, utcnow
@@ -23,6 +23,22 @@ class RateHit(BaseModel):
     def hit(cls, bucket, key):
         """Count one event."""
         cls.create(bucket=bucket, key=key)
+
+    @classmethod
+    def take(cls, bucket, key, limit, window):
+        """Count one event unless `limit` events of the key happened within window already: (taken, events
+        in the window up to this one, the oldest's time). Counted first and checked after, so requests at
+        the same moment in several processes cannot all slip under the limit; each looks only at the events
+        counted before it, so of a burst the first `limit` get through. A refused one is not counted."""
+        hit = cls.create(bucket=bucket, key=key)
+        used, oldest = (cls.select(fn.COUNT(cls.id), fn.MIN(cls.at))
+                        .where((cls.bucket == bucket) & (cls.key == key) & (cls.at > hit.at - window)
+                               & (cls.id <= hit.id)).tuples().get())
+        oldest = oldest if isinstance(oldest, datetime.datetime) else datetime.datetime.fromisoformat(oldest)
+        if used > limit:
+            hit.delete_instance()
+            return False, used - 1, oldest
+        return True, used, oldest
 
     @classmethod
     def minutes_blocked(cls, bucket, key, limit, window):

@@ -44,11 +44,7 @@ class Visitor(NamedTuple):
 
 def _over_limit(bucket, key, limit):
     """True when key had `limit` events in the window already; counts this one otherwise."""
-    window = minutes(current_app.config["SIGNUP_LIMIT_WINDOW_MINUTES"])
-    if RateHit.minutes_blocked(bucket, key, limit, window):
-        return True
-    RateHit.hit(bucket, key)
-    return False
+    return not RateHit.take(bucket, key, limit, minutes(current_app.config["SIGNUP_LIMIT_WINDOW_MINUTES"]))[0]
 
 
 def network_blocked(ip):
