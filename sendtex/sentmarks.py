@@ -34,10 +34,10 @@ def directory():
 class SentMarks:
     """One lane's marks: mark() as each message is taken, settle() into the ledger, close() at the end."""
 
-    def __init__(self, folder=None):
-        self.folder = folder or directory()
-        os.makedirs(self.folder, mode=0o700, exist_ok=True)
-        name = os.path.join(self.folder, f"{os.getpid()}-{secrets.token_hex(8)}")
+    def __init__(self):
+        folder = directory()
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        name = os.path.join(folder, f"{os.getpid()}-{secrets.token_hex(8)}")
         # Locked before it gets the name settlers look for: they never take a living lane's file for dead.
         self._fd = os.open(name + ".new", os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -66,9 +66,9 @@ class SentMarks:
         return settled
 
 
-def settle_abandoned(folder=None):
+def settle_abandoned():
     """Move the marks of lanes that died into the ledger and remove their files; how many there were."""
-    folder = folder or directory()
+    folder = directory()
     try:
         names = os.listdir(folder)
     except FileNotFoundError:
