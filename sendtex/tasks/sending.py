@@ -4,9 +4,10 @@ A campaign sends over several connections at once: start() queues one task per l
 what the relays' max_connections allow), each claiming its own batches. Each row is marked sent right
 after the relay accepted its message (in the lane's mark file, settled into the ledger after each batch:
 sendtex/sentmarks.py), so a lane killed at any moment re-sends at most the messages it had in flight (one
-per connection); rows it had claimed but not sent are taken over by another lane when its lease runs out. Nobody is skipped: a row only leaves "queued" as sent, failed (permanently, or after the
-retry period) or skipped (contact gone or no longer active). The lane that finds nothing left to send
-marks the campaign sent; a lane that finds only rows other lanes hold just ends.
+per connection); rows it had claimed but not sent are taken over by another lane when its lease runs out.
+Nobody is skipped: a row only leaves "queued" as sent, failed (permanently, or after the retry period) or
+skipped (contact gone or no longer active). The lane that finds nothing left to send marks the campaign
+sent; a lane that finds only rows other lanes hold just ends.
 """
 import collections
 import datetime
