@@ -220,6 +220,7 @@ def test_get_shows_a_confirmation_and_changes_nothing(app, sent):
     page = response.get_data(as_text=True)
     assert "Acme Shop" in page and "Newsletter" in page and "Deals" in page
     assert f'action="{url}"' in page and 'name="csrf_token"' in page
+    assert "Set-Cookie" not in response.headers and "<script" not in page  # a subscriber's page: no cookie
     assert statuses(sent.contacts[0]) == ["subscribed", "subscribed"]
     assert events() == []
 
@@ -230,7 +231,7 @@ def test_the_button_unsubscribes_from_the_campaigns_lists(app, sent, account):
     client = app.test_client()
     url = sent.urls(0, "u")[0]
     response = client.post(url, data={"csrf_token": csrf_token(client, url)})
-    assert response.status_code == 200
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
     assert "You are unsubscribed" in response.get_data(as_text=True)
     memberships = {row.mailing_list.name: row.status
                    for row in Subscription.select().where(Subscription.contact == sent.contacts[0].id)}
@@ -247,7 +248,13 @@ def test_the_button_needs_the_csrf_token(app, sent):
     client.get(url)
     for data in ({}, {"csrf_token": "forged"}, {"List-Unsubscribe": "One-Click-ish"}):
         assert client.post(url, data=data).status_code == 400
+    # The page's own token, but posted from another site, or taken from another contact's page.
+    token = csrf_token(client, url)
+    assert client.post(url, data={"csrf_token": token}, headers={"Origin": "https://evil.example"}).status_code == 400
+    other = sent.urls(1, "u")[0]
+    assert client.post(other, data={"csrf_token": token}).status_code == 400
     assert statuses(sent.contacts[0]) == ["subscribed", "subscribed"]
+    assert statuses(sent.contacts[1]) == ["subscribed", "subscribed"]
 
 
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])

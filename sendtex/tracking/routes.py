@@ -3,9 +3,9 @@ import base64
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
-from flask_wtf.csrf import ValidationError, validate_csrf
 
 from sendtex.mail.links import CLICK, OPEN, PATHS, UNSUBSCRIBE, read_token
+from sendtex.preferences.forms import form_token, from_this_page
 from sendtex.tracking import events
 from sendtex.web import csrf, error_response
 
@@ -49,7 +49,9 @@ def _recipient(token):
 def _page(recipient, state, token):
     lists = recipient.lists() if recipient.contact is not None else []
     account = recipient.contact.account if recipient.contact is not None else None
-    return render_template("tracking/unsubscribe.html", state=state, token=token, lists=lists, account=account)
+    page = render_template("tracking/unsubscribe.html", state=state, token=token, lists=lists, account=account,
+                           form_token=form_token(token))
+    return Response(page, mimetype="text/html")
 
 
 def _state(recipient):
@@ -72,18 +74,16 @@ def unsubscribe_page(token):
 @bp.post(PATHS[UNSUBSCRIBE] + "<token>")
 @csrf.exempt
 def unsubscribe(token):
-    """Unsubscribe: the page's button (CSRF-checked) or an RFC 8058 one-click POST (no cookie, no CSRF token)."""
+    """Unsubscribe: the page's button or an RFC 8058 one-click POST (no cookie, no form token)."""
     recipient = _recipient(token)
     if recipient is None:
         return _invalid_link()
-    # Mail providers post one-click unsubscribes without cookies, so only the page's own form is CSRF-checked.
+    # Mail providers post one-click unsubscribes without cookies; the page's own button carries the page's
+    # signed form token instead of a session's (the page sets no cookie, like the preference centre's).
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    if not one_click:
-        try:
-            validate_csrf(request.form.get("csrf_token"))
-        except ValidationError:
-            return error_response(400, _("This form has expired or did not come from this site. "
-                                         "Reload the page and try again."))
+    if not one_click and not from_this_page(token):
+        return error_response(400, _("This form has expired or did not come from this site. "
+                                     "Reload the page and try again."))
     state = _state(recipient)
     if state == "confirm":
         recipient.unsubscribe()
