@@ -7,7 +7,8 @@ from its own pages.
 """
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import Response, current_app, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField
@@ -19,6 +20,18 @@ from sendtex.validation import Invalid, normalise_email
 FORM_PURPOSE = "preferences.form"
 FORM_MAX_AGE = 12 * 3600
 ASK_PAGE = ""  # what the "enter your e-mail" page's forms are bound to: it has no link
+
+
+def notice_page(status, title, message, ask_again=False):
+    """A cookie-free page with one message, for the subscriber's pages and their links."""
+    page = render_template("preferences/notice.html", title=title, message=message, ask_again=ask_again)
+    return Response(page, status, mimetype="text/html")
+
+
+def refused_form():
+    """The 400 page of a form that did not come from its own page (or came too late)."""
+    return notice_page(400, _("Form expired"), _("This form has expired or did not come from this site. "
+                                            "Reload the page and try again."))
 
 
 def form_token(link_token):

@@ -19,7 +19,7 @@ from sendtex.mail.links import PATHS, PREFERENCES, VIEW, read_token
 from sendtex.models.campaigns import Campaign
 from sendtex.models.contacts import Contact
 from sendtex.models.ratelimit import RateHit, minutes
-from sendtex.preferences.forms import ASK_PAGE, AddressForm, form_token, from_this_page
+from sendtex.preferences.forms import ASK_PAGE, AddressForm, form_token, from_this_page, notice_page, refused_form
 from sendtex.preferences.subscriber import LinkProblem, Subscriber
 from sendtex.subscribe.signup import Visitor
 from sendtex.tasks.preferences import mail_links_for_address, mail_preference_link
@@ -36,28 +36,18 @@ VIEW_POLICY = ("sandbox allow-popups allow-popups-to-escape-sandbox; default-src
 VIEWABLE = ("sending", "paused", "sent", "cancelled", "failed")  # not draft or scheduled: nothing went out yet
 
 
-def _notice(status, title, message, ask_again=False):
-    page = render_template("preferences/notice.html", title=title, message=message, ask_again=ask_again)
-    return Response(page, status, mimetype="text/html")
-
-
-def _refused_form():
-    return _notice(400, _("Form expired"), _("This form has expired or did not come from this site. "
-                                             "Reload the page and try again."))
-
-
 NOTICES = {
-    "invalid": lambda: _notice(404, _("Link not valid"), _(
+    "invalid": lambda: notice_page(404, _("Link not valid"), _(
         "This link is not valid. Please use the link exactly as it appears in the e-mail."), ask_again=True),
-    "expired": lambda: _notice(410, _("Link expired"), _(
+    "expired": lambda: notice_page(410, _("Link expired"), _(
         "This link has expired. Ask for a new one: we mail it to your address."), ask_again=True),
-    "gone": lambda: _notice(410, _("No longer exists"), _(
+    "gone": lambda: notice_page(410, _("No longer exists"), _(
         "The data this link belonged to no longer exists: the address was erased or removed from the sender's "
         "lists. You will not receive any more e-mails from them.")),
-    "test": lambda: _notice(200, _("Test message"), _(
+    "test": lambda: notice_page(200, _("Test message"), _(
         "This link comes from a test message or a preview, so there are no preferences to show. Nothing was "
         "changed.")),
-    "not_fresh": lambda: _notice(403, _("A new link is needed"), _(
+    "not_fresh": lambda: notice_page(403, _("A new link is needed"), _(
         "To download or erase your data, use the link we mail you on request: the links in our newsletters "
         "may have been forwarded."), ask_again=True),
 }
@@ -75,7 +65,7 @@ def _subscriber(token, post=False, fresh=False):
     if reason:
         abort(NOTICES[reason]())
     if post and not from_this_page(token):
-        abort(_refused_form())
+        abort(refused_form())
     return subscriber
 
 
@@ -185,7 +175,7 @@ def erase(token):
     subscriber = _subscriber(token, post=True, fresh=True)
     sender = subscriber.contact.account.name
     subscriber.erase()
-    return _notice(200, _("Your data is erased"), _(
+    return notice_page(200, _("Your data is erased"), _(
         "%(sender)s no longer holds your data: your address, your details and your subscriptions are erased. "
         "You will not receive any more e-mails from them.", sender=sender))
 
@@ -218,7 +208,7 @@ def ask():
 def request_link():
     """Mail a link to every account's contact with this address; the answer never tells whether there is one."""
     if not from_this_page(ASK_PAGE):
-        return _refused_form()
+        return refused_form()
     form = AddressForm()
     if not form.validate():
         return _ask_page(form, status=422)
@@ -250,7 +240,7 @@ def _viewed(token):
         query = Campaign.for_account(contact.account_id) if contact is not None else Campaign.select()
         campaign = query.where(Campaign.id == campaign_id).first() if 0 < campaign_id < 2**63 else None
     if campaign is None or campaign.status not in VIEWABLE:
-        abort(_notice(404, _("Message not available"), _(
+        abort(notice_page(404, _("Message not available"), _(
             "This message is not available: it was removed, or it has not been sent.")))
     return campaign, contact
 
@@ -270,6 +260,6 @@ def view(token):
         compiled = templates.compile_campaign(campaign, fields, for_sending=False)
         html = compiled.render(values, None, contact.uid if contact is not None else None).html
     except (templates.TemplateProblems, templates.RenderError):
-        return _notice(404, _("Message not available"), _("This message cannot be shown in the browser."))
+        return notice_page(404, _("Message not available"), _("This message cannot be shown in the browser."))
     return Response(html, mimetype="text/html", headers={
         "Content-Security-Policy": VIEW_POLICY, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})

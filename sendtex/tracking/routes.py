@@ -5,9 +5,9 @@ from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
 from sendtex.mail.links import CLICK, OPEN, PATHS, UNSUBSCRIBE, read_token
-from sendtex.preferences.forms import form_token, from_this_page
+from sendtex.preferences.forms import form_token, from_this_page, notice_page, refused_form
 from sendtex.tracking import events
-from sendtex.web import csrf, error_response
+from sendtex.web import csrf
 
 bp = Blueprint("tracking", __name__)
 
@@ -17,7 +17,8 @@ NOT_CACHED = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache", "Exp
 
 
 def _invalid_link():
-    return error_response(404, _("This link is not valid. Please use the link exactly as it appears in the e-mail."))
+    return notice_page(404, _("Link not valid"),
+                  _("This link is not valid. Please use the link exactly as it appears in the e-mail."))
 
 
 @bp.get(PATHS[OPEN] + "<token>")
@@ -36,8 +37,8 @@ def click(token):
     parts = read_token(CLICK, token)
     url = events.record_click(*parts) if parts else None
     if url is None:
-        return _invalid_link() if parts is None else error_response(
-            404, _("This link no longer exists: the campaign it belongs to was removed."))
+        return _invalid_link() if parts is None else notice_page(
+            404, _("No longer exists"), _("This link no longer exists: the campaign it belongs to was removed."))
     return Response(status=302, headers={"Location": url, **NOT_CACHED})
 
 
@@ -82,8 +83,7 @@ def unsubscribe(token):
     # signed form token instead of a session's (the page sets no cookie, like the preference centre's).
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     if not one_click and not from_this_page(token):
-        return error_response(400, _("This form has expired or did not come from this site. "
-                                     "Reload the page and try again."))
+        return refused_form()
     state = _state(recipient)
     if state == "confirm":
         recipient.unsubscribe()
