@@ -6,7 +6,7 @@ from sendtex.api.auth import account_id, owned
 from sendtex.api.errors import ApiError
 from sendtex.api.forms import filled, validated
 from sendtex.api.pagination import id_page
-from sendtex.api.spec import CURSOR_PARAMS, ID, TIMESTAMP, component, obj, operation, page_of
+from sendtex.api.spec import CURSOR_PARAMS, ID, TIMESTAMP, component, obj, operation, page_of, stamp
 from sendtex.db import db
 from sendtex.lists.forms import ListForm
 from sendtex.models.contacts import SUBSCRIPTION_STATUSES, MailingList
@@ -31,7 +31,7 @@ LIST_INPUT = component("ListInput", obj(
 def list_json(lst, counts=None):
     """A list as the API shows it."""
     return {"id": lst.id, "name": lst.name, "description": lst.description, "opt_in": lst.opt_in,
-            "visibility": lst.visibility, "created_at": lst.created_at.isoformat() + "Z",
+            "visibility": lst.visibility, "created_at": stamp(lst.created_at),
             "counts": counts if counts is not None else lst.counts_by_status()}
 
 

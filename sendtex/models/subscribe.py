@@ -5,7 +5,7 @@ from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, Inte
 
 from sendtex.db import BaseModel
 from sendtex.models.accounts import Account
-from sendtex.models.base import AccountOwned, account_data, utcnow
+from sendtex.models.base import AccountOwned, account_data, iso_utc, utcnow
 from sendtex.models.contacts import Contact, JSONField, MailingList
 
 USER_AGENT_MAX, PAGE_URL_MAX = 300, 500
@@ -100,6 +100,14 @@ class ConsentProof(BaseModel):
         indexes = ((("contact", "at"), False),)
 
     @classmethod
+    def record(cls, contact_id, event, visitor, lists, consent_text, form_name, **more):
+        """Store the proof of a consent event: the visitor's anonymised network, user agent and page, the
+        exact text agreed to, and the lists as they are named now (more: signup, form, consent_version)."""
+        return cls.create(contact=contact_id, event=event, ip_anon=visitor.ip_anon, user_agent=visitor.user_agent,
+                          page_url=visitor.page_url, consent_text=consent_text, form_name=form_name,
+                          lists=[{"id": item.id, "name": item.name} for item in lists], **more)
+
+    @classmethod
     def for_contact(cls, contact_id):
         """The contact's consent events, oldest first."""
         return cls.select().where(cls.contact == contact_id).order_by(cls.at, cls.id)
@@ -108,7 +116,7 @@ class ConsentProof(BaseModel):
         """The event as plain data for a data export."""
         return {
             "event": self.event,
-            "at": self.at.isoformat(timespec="seconds") + "Z",
+            "at": iso_utc(self.at),
             "ip_address_anonymised": self.ip_anon,
             "user_agent": self.user_agent,
             "form_id": self.form_id,

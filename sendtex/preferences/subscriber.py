@@ -103,10 +103,8 @@ class Subscriber:
                 # Unsubscribed from everything earlier, and now joining a list again: mail may flow again.
                 Contact.update(status="active", updated_at=now).where(
                     (Contact.id == self.contact.id) & (Contact.status == "unsubscribed")).execute()
-                ConsentProof.create(contact=self.contact.id, event="preferences", at=now, ip_anon=visitor.ip_anon,
-                                    user_agent=visitor.user_agent, page_url=visitor.page_url,
-                                    form_name="preference centre", consent_text=consent_text,
-                                    lists=[{"id": item.id, "name": item.name} for item in joined])
+                ConsentProof.record(self.contact.id, "preferences", visitor, joined, consent_text,
+                                    "preference centre", at=now)
         return len(joined) + left
 
 

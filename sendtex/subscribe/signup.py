@@ -184,11 +184,8 @@ def _mark_subscribed(contact_id, list_ids, now):
 
 def record_proof(event, signup, visitor, lists, form_name, consent_text, consent_version):
     """Store the proof of a consent event with the exact consent text the visitor agreed to."""
-    return ConsentProof.create(
-        contact=signup.contact_id, signup=signup, event=event, ip_anon=visitor.ip_anon,
-        user_agent=visitor.user_agent, page_url=visitor.page_url, form=signup.form_id, form_name=form_name,
-        consent_text=consent_text, consent_version=consent_version,
-        lists=[{"id": lst.id, "name": lst.name} for lst in lists])
+    return ConsentProof.record(signup.contact_id, event, visitor, lists, consent_text, form_name, signup=signup,
+                               form=signup.form_id, consent_version=consent_version)
 
 
 def can_mail(account):
