@@ -12,7 +12,7 @@ from sendtex.models import MODELS
 from sendtex.models.accounts import Account
 from sendtex.models.base import DataPolicy, utcnow
 from sendtex.models.campaigns import Campaign, Delivery, SendingDomain
-from sendtex.models.contacts import Contact, MailingList
+from sendtex.models.contacts import Contact, MailingList, Suppression
 from sendtex.models.privacy import AccountExport, DeletionRecord
 from sendtex.bounces.rules import record_refusal
 from sendtex.models.api import ApiKey
@@ -97,6 +97,7 @@ def full_account(app, client):
         aggregate()
         record_refusal(Delivery.select().where(Delivery.campaign == campaign.id).first().id,
                        "550 5.1.1 user unknown")
+    Suppression.add(owner.account_id, "d" * 32)  # a subscriber who erased themselves
     assert post(client, "/account/exports", {}).status_code == 303
     assert AccountExport.get(AccountExport.account == owner.account_id).status == "done"
     return owner
@@ -139,6 +140,7 @@ def test_deletion_is_complete_and_leaves_nothing_on_disk(app, client, full_accou
     counts = accountdata.counts(account_id)
     assert counts["contact"] == 5 and counts["delivery"] == 2 and counts["event"] >= 2 and counts["account_export"] == 1
     assert counts["consent_proof"] and counts["api_key"] and counts["campaign_stats"] and counts["bounce"]
+    assert counts["suppression"] == 1
 
     page = client.get("/account/delete").get_data(as_text=True)
     assert "Delete Doomed Shop for good" in page and "<strong>5</strong> contacts" in page
