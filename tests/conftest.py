@@ -28,10 +28,11 @@ def make_app(tmp_path, **config):
 
 
 @pytest.fixture
-def app(tmp_path):
+def app(request, tmp_path):
     # No app context stays pushed: requests would share it (and its `g`) otherwise.
     # Use `with app.app_context():` in a test for code that needs current_app.
-    app = make_app(tmp_path)
+    # A test module sets what it needs beyond the test settings in APP_SETTINGS (e.g. BASE_URL).
+    app = make_app(tmp_path, **getattr(request.module, "APP_SETTINGS", {}))
     yield app
     if not db.is_closed():
         db.close()

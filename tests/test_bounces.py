@@ -43,12 +43,7 @@ DOVECOT = "/usr/sbin/dovecot"
 ANN, BOB = "ann@example.org", "bob@example.org"
 
 
-@pytest.fixture
-def app(tmp_path):
-    app = make_app(tmp_path, BOUNCE_WEBHOOK_SECRET=SECRET)
-    yield app
-    if not db.is_closed():
-        db.close()
+APP_SETTINGS = {"BOUNCE_WEBHOOK_SECRET": SECRET}
 
 
 class Sent:

@@ -27,15 +27,7 @@ HTML = (f'<p>See <a href="{SALE}">the sale</a> and <a href="{escape(BLOG)}">the 
 HOSTILE = '<script>alert("x")</script>'
 
 
-@pytest.fixture
-def app(tmp_path):
-    from sendtex.db import db
-    from tests.conftest import make_app
-
-    app = make_app(tmp_path, BASE_URL=BASE)
-    yield app
-    if not db.is_closed():
-        db.close()
+APP_SETTINGS = {"BASE_URL": BASE}
 
 
 class Sent:

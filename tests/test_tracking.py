@@ -16,15 +16,7 @@ HTML = ('<html><body><p>Hi {{ contact.first_name }}, see <a href="https://shop.e
         '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body></html>')
 
 
-@pytest.fixture
-def app(tmp_path):
-    from sendtex.db import db
-    from tests.conftest import make_app
-
-    app = make_app(tmp_path, BASE_URL=BASE)
-    yield app
-    if not db.is_closed():
-        db.close()
+APP_SETTINGS = {"BASE_URL": BASE}
 
 
 class Sent:
