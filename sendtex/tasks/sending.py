@@ -117,8 +117,8 @@ class Sender:
                     return
                 if not self._send(batch):
                     return
-                self.marks.settle()
                 self._record(self.relays.refresh())
+                self.marks.settle()  # before the next claim, and for the counts
                 if not self.relays.routes:
                     self._come_back_for_relays()
                     return
@@ -197,7 +197,6 @@ class Sender:
 
     def _claim(self):
         """[(Claimed, Recipient or None)] of the next free rows, taken for this lane in one UPDATE."""
-        self.marks.settle()
         sentmarks.settle_abandoned()  # rows a dead lane had sent are marked, not yet "sent": never take them again
         claim, now = secrets.token_hex(8), utcnow()
         self._claim_id, self._renew_at = claim, time.monotonic() + self.lease.total_seconds() / 3
