@@ -47,12 +47,12 @@ def bulk_upsert(body):
     with db.atomic():
         existing = contact_ids_by_digest(fields.account_id, [digest for digest, _values in rows])
         try:
-            insert_contacts(fields, [(digest, values) for digest, values in rows if digest not in existing])
+            created = insert_contacts(fields, [(digest, values) for digest, values in rows if digest not in existing])
         except IntegrityError:
             raise ApiError(409, _("Another request added one of these contacts meanwhile. Send the request again.")) \
                 from None
         _update(fields, {existing[digest]: values for digest, values in rows if digest in existing})
-        ids = contact_ids_by_digest(fields.account_id, [digest for digest, _values in rows])
+        ids = {**existing, **created}
         ordered = [ids[digest] for digest, _values in rows]
         add_memberships(ordered, list_ids, body.get("subscription_status", "subscribed"))
     return {"created": len(rows) - len(existing), "updated": len(existing), "ids": ordered}

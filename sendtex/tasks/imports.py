@@ -180,7 +180,7 @@ class ChunkWriter:
 
     def _insert(self, rows):
         status = "blocklisted" if self.job.mode == "blocklist" else "active"
-        return insert_contacts(self.fields, [(digest, values) for _line, digest, values in rows], status)
+        return list(insert_contacts(self.fields, [(digest, values) for _line, digest, values in rows], status).values())
 
     def _update(self, rows, existing):
         ids = []
@@ -215,9 +215,9 @@ class ChunkWriter:
 
 
 def insert_contacts(fields, rows, status="active"):
-    """Insert new contacts from [(email digest, typed values)] in one statement; returns their ids."""
+    """Insert new contacts from [(email digest, typed values)] in one statement; returns {digest: new id}."""
     if not rows:
-        return []
+        return {}
     now, account_id = utcnow(), fields.account_id
     records = []
     for digest, values in rows:
@@ -226,7 +226,7 @@ def insert_contacts(fields, rows, status="active"):
         records.append((account_id, uid, columns.get("email"), digest, columns.get("first_name"),
                         columns.get("last_name"), columns["attributes"], columns["sealed"], status, now, now))
     bulk_insert(Contact, NEW_CONTACT_COLUMNS, records)
-    return list(contact_ids_by_digest(account_id, [digest for digest, _values in rows]).values())
+    return contact_ids_by_digest(account_id, [digest for digest, _values in rows])
 
 
 def add_memberships(contact_ids, list_ids, membership):
