@@ -185,10 +185,7 @@ def erase(token):
 
 def _count_link_mail(bucket, key):
     """Count one link mail for the key; False when it asked too often this hour."""
-    if RateHit.minutes_blocked(bucket, key, LINKS_PER_ADDRESS, minutes(60)):
-        return False
-    RateHit.hit(bucket, key)
-    return True
+    return RateHit.take(bucket, key, LINKS_PER_ADDRESS, minutes(60))[0]
 
 
 def _ask_page(form, notice=None, status=200):
